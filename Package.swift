@@ -1,0 +1,100 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Settings for the project's own Swift targets; dependencies keep their own.
+let ownTargetSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    // SE-0335: `any` spelled out for existentials.
+    .enableUpcomingFeature("ExistentialAny"),
+    // SE-0444: a file sees only the modules it imports.
+    .enableUpcomingFeature("MemberImportVisibility"),
+    // SE-0409: imports are internal unless a public signature needs them.
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "failover",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "failoverctl", targets: ["failoverctl"]),
+        .library(name: "Topology", targets: ["Topology"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "Lab", targets: ["Lab"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries from Debian, found through pkg-config.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Typed wrappers for libcurl's variadic functions; Swift imports only this module.
+        .target(
+            name: "CCurlShim",
+            dependencies: ["CCurl"],
+            cSettings: [.treatAllWarnings(as: .error)]
+        ),
+
+        .target(
+            name: "Topology",
+            dependencies: ["CLibYAML"],
+            swiftSettings: ownTargetSettings
+        ),
+        .target(
+            name: "Postgres",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
+        .target(
+            name: "Lab",
+            dependencies: ["Topology"],
+            swiftSettings: ownTargetSettings
+        ),
+        .executableTarget(
+            name: "failoverctl",
+            dependencies: [
+                "Topology", "Postgres", "Lab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
+
+        // Unit tests: no database, no network.
+        .testTarget(
+            name: "TopologyTests",
+            dependencies: ["Topology"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: ownTargetSettings
+        ),
+        // Each C library called for real.
+        .testTarget(
+            name: "CLibraryTests",
+            dependencies: ["CLibPQ", "CLibYAML", "CCurlShim"],
+            swiftSettings: ownTargetSettings
+        ),
+        // Real PostgreSQL 15 servers on 127.0.0.1, started by the Lab harness.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Postgres", "Lab", "Topology"],
+            swiftSettings: ownTargetSettings
+        ),
+    ]
+)
