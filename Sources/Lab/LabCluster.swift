@@ -1,0 +1,442 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One server of a lab as asked for: where it listens and whom it streams from.
+public struct LabNodeSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var region: String
+    public var port: Int
+    /// The node this one streams WAL from; nil for the primary. A standby of a standby cascades.
+    public var upstream: String?
+
+    public init(name: String, region: String, port: Int, upstream: String?) {
+        self.name = name
+        self.region = region
+        self.port = port
+        self.upstream = upstream
+    }
+}
+
+/// How a lab is built.
+public struct LabOptions: Sendable {
+    /// Password of the `postgres` superuser (scram-sha-256 on 127.0.0.1; replication uses it too).
+    public var password: String
+    /// Standbys listed in the primary's `synchronous_standby_names` (`ANY n (...)`); empty: asynchronous.
+    public var synchronousStandbys: [String]
+    /// How many of `synchronousStandbys` must confirm a commit. Default 1.
+    public var synchronousCount: Int
+    /// Where data directories and logs go; nil: a new temporary directory, removed by `stop()`.
+    public var baseDirectory: String?
+    /// Directory of initdb, postgres, pg_basebackup, pg_isready and psql.
+    /// Default: `$FAILOVER_PG_BIN`, else `/usr/lib/postgresql/15/bin` (Debian's `postgresql-15`).
+    public var binDirectory: String
+
+    public init(
+        password: String = "failover-lab",
+        synchronousStandbys: [String] = [],
+        synchronousCount: Int = 1,
+        baseDirectory: String? = nil,
+        binDirectory: String? = nil
+    ) {
+        self.password = password
+        self.synchronousStandbys = synchronousStandbys
+        self.synchronousCount = synchronousCount
+        self.baseDirectory = baseDirectory
+        self.binDirectory =
+            binDirectory ?? ProcessInfo.processInfo.environment["FAILOVER_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
+    }
+}
+
+/// A running server of the lab.
+public struct LabNode: Sendable, Hashable, Codable {
+    public var name: String
+    public var region: String
+    public var host: String
+    public var port: Int
+    public var upstream: String?
+    /// PID of the postmaster; every stop goes through it.
+    public var pid: Int32
+    public var dataDirectory: String
+    public var logPath: String
+}
+
+/// A set of real PostgreSQL 15 servers on 127.0.0.1: one primary, streaming standbys made with
+/// `pg_basebackup -R`, cascades where a standby's upstream is another standby.
+///
+/// Everything it starts it stops by PID (``stop()``), also when starting fails half-way.
+/// Methods block; the `async` variants run them on a thread of their own so that they never
+/// occupy Swift's cooperative pool.
+public final class LabCluster: Sendable {
+    public let baseDirectory: String
+    /// The superuser every node accepts, with ``password``.
+    public let user = "postgres"
+    public let password: String
+    private let options: LabOptions
+    private let removesDirectory: Bool
+    private let running: Mutex<[LabNode]>
+
+    /// Every node, primary first, each after its upstream.
+    public var nodes: [LabNode] { running.withLock { $0 } }
+
+    private init(baseDirectory: String, options: LabOptions, removesDirectory: Bool, nodes: [LabNode]) {
+        self.baseDirectory = baseDirectory
+        self.password = options.password
+        self.options = options
+        self.removesDirectory = removesDirectory
+        self.running = Mutex(nodes)
+    }
+
+    public func node(_ name: String) -> LabNode {
+        guard let node = nodes.first(where: { $0.name == name }) else {
+            preconditionFailure("the lab has no node named \(name)")
+        }
+        return node
+    }
+
+    /// Sends `signal` (SIGSTOP, SIGCONT, SIGKILL...) to the postmaster of `name`.
+    public func signal(_ name: String, _ signal: Int32) throws(LabError) {
+        let pid = node(name).pid
+        guard kill(pid, signal) == 0 else {
+            throw .command("kill", "signal \(signal) to \(name) (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    // MARK: Starting
+
+    /// Builds and starts the servers, then waits until every standby streams from its upstream.
+    public static func start(_ specs: [LabNodeSpec], options: LabOptions = .init()) throws(LabError) -> LabCluster {
+        let ordered = try startOrder(specs)
+        for tool in ["initdb", "postgres", "pg_basebackup", "pg_isready", "psql"] {
+            let path = "\(options.binDirectory)/\(tool)"
+            guard FileManager.default.isExecutableFile(atPath: path) else { throw .missingBinary(path) }
+        }
+        for spec in ordered where !portIsFree(spec.port) {
+            throw .spec(
+                "port \(spec.port) for \(spec.name) is already in use; stop what listens there "
+                    + "(`failoverctl lab down` if it is an earlier lab) or choose other ports")
+        }
+
+        let base: String
+        if let directory = options.baseDirectory {
+            base = directory
+            try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        } else {
+            var template = Array("/tmp/failover-lab-XXXXXX".utf8CString)
+            guard mkdtemp(&template) != nil else {
+                throw .command("mkdtemp", String(cString: strerror(errno)))
+            }
+            base = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        }
+        try Processes.giveToServerUser(base)
+        let cluster = LabCluster(
+            baseDirectory: base, options: options, removesDirectory: options.baseDirectory == nil, nodes: [])
+        do {
+            for spec in ordered { try cluster.create(spec) }
+            for node in cluster.nodes where node.upstream != nil {
+                try cluster.waitUntilStreaming(node, timeout: .seconds(30))
+            }
+            try cluster.enableSynchronousReplication()
+            return cluster
+        } catch {
+            try? cluster.stop()
+            throw error
+        }
+    }
+
+    /// ``start(_:options:)`` off the cooperative pool.
+    public static func start(_ specs: [LabNodeSpec], options: LabOptions = .init()) async throws -> LabCluster {
+        try await offCooperativePool { () throws(LabError) in try start(specs, options: options) }
+    }
+
+    /// Starts a lab, runs `body`, and stops the lab whatever `body` does.
+    public static func withCluster<T: Sendable>(
+        _ specs: [LabNodeSpec],
+        options: LabOptions = .init(),
+        _ body: (LabCluster) async throws -> T
+    ) async throws -> T {
+        let cluster: LabCluster = try await start(specs, options: options)
+        let result: T
+        do {
+            result = try await body(cluster)
+        } catch {
+            try? await cluster.stop()
+            throw error
+        }
+        try await cluster.stop()
+        return result
+    }
+
+    /// Free TCP ports on 127.0.0.1, as the kernel hands them out for port 0.
+    public static func freePorts(_ count: Int) throws(LabError) -> [Int] {
+        var ports: [Int] = []
+        var sockets: [Int32] = []
+        defer { for fd in sockets { close(fd) } }
+        while ports.count < count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw .command("socket", String(cString: strerror(errno))) }
+            sockets.append(fd)
+            var address = loopback(port: 0)
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+                }
+            }
+            guard bound else { throw .command("bind", String(cString: strerror(errno))) }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        }
+        return ports
+    }
+
+    /// True when nothing listens on 127.0.0.1:`port` (a bind succeeds).
+    public static func portIsFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        // As a server binds (PostgreSQL does the same): connections of a stopped server lingering
+        // in TIME_WAIT do not make the port busy, a listener does.
+        var reuse: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    /// The specs, primary first and every standby after its upstream; rejects a malformed layout.
+    static func startOrder(_ specs: [LabNodeSpec]) throws(LabError) -> [LabNodeSpec] {
+        let names = Set(specs.map(\.name))
+        guard names.count == specs.count else { throw .spec("node names must be unique") }
+        guard Set(specs.map(\.port)).count == specs.count else { throw .spec("ports must be unique") }
+        let primaries = specs.filter { $0.upstream == nil }
+        guard primaries.count == 1 else {
+            throw .spec("exactly one node must have no upstream (the primary), found \(primaries.count)")
+        }
+        for spec in specs {
+            if let upstream = spec.upstream, !names.contains(upstream) {
+                throw .spec("\(spec.name) streams from \(upstream), which is not in the lab")
+            }
+        }
+        var ordered = primaries
+        while ordered.count < specs.count {
+            let placed = Set(ordered.map(\.name))
+            let next = specs.filter { spec in
+                !placed.contains(spec.name) && spec.upstream.map(placed.contains) == true
+            }
+            guard !next.isEmpty else { throw .spec("the upstream chain has a cycle") }
+            ordered += next
+        }
+        return ordered
+    }
+
+    // MARK: Servers
+
+    private var binDirectory: String { options.binDirectory }
+
+    private func create(_ spec: LabNodeSpec) throws(LabError) {
+        let dataDirectory = "\(baseDirectory)/\(spec.name)"
+        let logPath = "\(baseDirectory)/\(spec.name).log"
+        if let upstreamName = spec.upstream {
+            let upstream = node(upstreamName)
+            // -R writes standby.signal and a primary_conninfo; we add our own settings after it.
+            try Processes.run(
+                "\(binDirectory)/pg_basebackup",
+                [
+                    "-h", upstream.host, "-p", String(upstream.port), "-U", user, "-D", dataDirectory,
+                    "-R", "-X", "stream", "-c", "fast", "--no-sync",
+                ],
+                environment: ["PGPASSWORD": password], logPath: logPath, timeout: .seconds(120))
+        } else {
+            let passwordFile = "\(baseDirectory)/.pwfile"
+            _ = FileManager.default.createFile(
+                atPath: passwordFile, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
+            try Processes.giveToServerUser(passwordFile)
+            defer { try? FileManager.default.removeItem(atPath: passwordFile) }
+            // 1 MB WAL segments: promotion copies the last segment, so smaller is faster.
+            try Processes.run(
+                "\(binDirectory)/initdb",
+                [
+                    "-D", dataDirectory, "-U", user, "-A", "scram-sha-256", "--pwfile=\(passwordFile)",
+                    "--wal-segsize=1", "--no-sync", "--locale=C", "-E", "UTF8", "--no-instructions",
+                ],
+                logPath: logPath, timeout: .seconds(120))
+        }
+        try appendSettings(for: spec, dataDirectory: dataDirectory)
+        let pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", dataDirectory], logPath: logPath)
+        let node = LabNode(
+            name: spec.name, region: spec.region, host: "127.0.0.1", port: spec.port, upstream: spec.upstream,
+            pid: pid, dataDirectory: dataDirectory, logPath: logPath)
+        running.withLock { $0.append(node) }
+        try waitUntilReady(node, timeout: .seconds(60))
+    }
+
+    private func appendSettings(for spec: LabNodeSpec, dataDirectory: String) throws(LabError) {
+        var settings = [
+            "listen_addresses = '127.0.0.1'",
+            "port = \(spec.port)",
+            // TCP only: the lab must not depend on /var/run/postgresql.
+            "unix_socket_directories = ''",
+            // A standby without application_name in primary_conninfo reports cluster_name upstream.
+            "cluster_name = '\(spec.name)'",
+            "wal_level = replica",
+            "max_wal_senders = 16",
+            "max_replication_slots = 16",
+            "wal_keep_size = '256MB'",
+            "hot_standby = on",
+            // Default 5 s: a promotion that arrives just after the stream broke would wait that long.
+            "wal_retrieve_retry_interval = '50ms'",
+            "wal_receiver_status_interval = '1s'",
+            // Lab data is disposable; kill -9 keeps the page cache, so crash tests stay meaningful.
+            "fsync = off",
+            "shared_buffers = '32MB'",
+            "max_connections = 50",
+            "log_line_prefix = '%m [%p] '",
+        ]
+        if let upstream = spec.upstream.map(node) {
+            settings.append(
+                "primary_conninfo = 'host=\(upstream.host) port=\(upstream.port) user=\(user) "
+                    + "password=\(password) application_name=\(spec.name)'")
+        }
+        // postgresql.auto.conf is read last: these win over what initdb or pg_basebackup -R wrote.
+        let path = "\(dataDirectory)/postgresql.auto.conf"
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw .command("configure", "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(("\n" + settings.joined(separator: "\n") + "\n").utf8))
+    }
+
+    private func waitUntilReady(_ node: LabNode, timeout: Duration) throws(LabError) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard Processes.isAlive(node.pid) else {
+                throw .command("postgres", "\(node.name) exited while starting; log:\n\(Processes.tail(node.logPath))")
+            }
+            let ready: Void? = try? Processes.run(
+                "\(binDirectory)/pg_isready", ["-h", node.host, "-p", String(node.port), "-t", "1"],
+                logPath: "\(baseDirectory)/pg_isready.log", timeout: .seconds(5))
+            if ready != nil { return }
+            usleep(50_000)
+        }
+        throw .timeout("\(node.name) to accept connections", Processes.tail(node.logPath))
+    }
+
+    private func waitUntilStreaming(_ node: LabNode, timeout: Duration) throws(LabError) {
+        let deadline = ContinuousClock.now + timeout
+        var last = ""
+        while ContinuousClock.now < deadline {
+            last = (try? sql(node.name, "select status from pg_stat_wal_receiver")) ?? last
+            if last == "streaming" { return }
+            usleep(50_000)
+        }
+        throw .timeout("\(node.name) to stream from \(node.upstream ?? "?") (last status: \(last))", "")
+    }
+
+    private func enableSynchronousReplication() throws(LabError) {
+        guard !options.synchronousStandbys.isEmpty, let primary = nodes.first else { return }
+        let names = options.synchronousStandbys.map { "\"\($0)\"" }.joined(separator: ", ")
+        // Set only once the standbys stream: earlier, every commit on the primary would wait.
+        _ = try sql(
+            primary.name,
+            "alter system set synchronous_standby_names = 'ANY \(options.synchronousCount) (\(names))'")
+        _ = try sql(primary.name, "select pg_reload_conf()")
+    }
+
+    /// Runs one statement through `psql` on `name` and returns its unaligned output.
+    public func sql(_ name: String, _ statement: String, timeout: Duration = .seconds(10)) throws(LabError) -> String {
+        let node = node(name)
+        let seconds = max(1, Int(timeout.components.seconds))
+        return try Processes.capture(
+            "\(binDirectory)/psql",
+            ["-h", node.host, "-p", String(node.port), "-U", user, "-d", "postgres", "-XAtq", "-c", statement],
+            environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": String(seconds)],
+            scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout)
+    }
+
+    // MARK: Stopping
+
+    /// Stops every server by PID (fast shutdown, then SIGKILL after a bounded wait), standbys first,
+    /// and removes the lab's directory if the lab created it. Safe to call more than once.
+    public func stop() throws(LabError) {
+        var failures: [String] = []
+        for node in nodes.reversed() {
+            do throws(LabError) {
+                try Processes.stop(node.pid)
+            } catch {
+                failures.append(error.description)
+            }
+        }
+        running.withLock { $0.removeAll() }
+        guard failures.isEmpty else { throw .command("stop", failures.joined(separator: "; ")) }
+        if removesDirectory && ProcessInfo.processInfo.environment["FAILOVER_LAB_KEEP"] == nil {
+            try? FileManager.default.removeItem(atPath: baseDirectory)
+        }
+    }
+
+    /// ``stop()`` off the cooperative pool.
+    public func stop() async throws {
+        try await Self.offCooperativePool { () throws(LabError) in try self.stop() }
+    }
+
+    // MARK: A lab that outlives the command that started it
+
+    private struct SavedState: Codable {
+        var baseDirectory: String
+        var nodes: [LabNode]
+    }
+
+    /// Writes what `stop()` needs to find the servers again (no password).
+    public func save(to path: String) throws {
+        let state = SavedState(baseDirectory: baseDirectory, nodes: nodes)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(state).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// A lab started earlier by another process, as recorded by ``save(to:)``.
+    public static func attach(statePath: String, options: LabOptions = .init()) throws -> LabCluster {
+        let state = try JSONDecoder().decode(SavedState.self, from: Data(contentsOf: URL(fileURLWithPath: statePath)))
+        return LabCluster(
+            baseDirectory: state.baseDirectory, options: options, removesDirectory: false, nodes: state.nodes)
+    }
+
+    /// True while `pid` exists and is not a zombie.
+    public static func processIsAlive(_ pid: Int32) -> Bool { Processes.isAlive(pid) }
+
+    /// The PIDs whose parent is `pid`: a postmaster's backends, walsenders, walreceiver...
+    public static func childProcesses(of pid: Int32) -> [Int32] { Processes.children(of: pid) }
+
+    /// Whether the postmaster of `name` is still running.
+    public func isRunning(_ name: String) -> Bool { Processes.isAlive(node(name).pid) }
+
+    static func offCooperativePool<T: Sendable>(
+        _ work: @escaping @Sendable () throws(LabError) -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    continuation.resume(returning: try work())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
