@@ -25,6 +25,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -68,6 +70,15 @@ let package = Package(
             dependencies: ["Topology"],
             swiftSettings: ownTargetSettings
         ),
+        .target(
+            name: "Health",
+            dependencies: [
+                "Topology", "Postgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverctl",
             dependencies: [
@@ -93,7 +104,7 @@ let package = Package(
         // Real PostgreSQL 15 servers on 127.0.0.1, started by the Lab harness.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Postgres", "Lab", "Topology"],
+            dependencies: ["Postgres", "Lab", "Topology", "Health"],
             swiftSettings: ownTargetSettings
         ),
     ]
