@@ -1,0 +1,36 @@
+import ArgumentParser
+import Topology
+
+/// `failoverctl validate FILE...`: checks cluster files and prints what they mean.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check cluster files; print a summary of each valid one and every problem of each invalid one.",
+        discussion: "Exit status: 0 all valid, 1 at least one invalid, 2 usage error."
+    )
+
+    @Argument(help: "Cluster files (YAML), e.g. regions/lab.yaml.")
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("name at least one file to validate") }
+    }
+
+    func run() throws {
+        var invalid = 0
+        for (index, file) in files.enumerated() {
+            do throws(TopologyLoadError) {
+                let topology = try TopologyLoader.load(path: file)
+                if index > 0 { print("") }
+                print(topology.summary())
+            } catch {
+                invalid += 1
+                printError(error.description)
+            }
+        }
+        if invalid > 0 {
+            printError("\(invalid) of \(files.count) file(s) invalid")
+            throw ExitCode(1)
+        }
+    }
+}
