@@ -12,6 +12,8 @@ struct Fields {
     var node: YAMLNode
     var path: String
     var entries: [String: YAMLNode.MappingEntry]
+    /// Keys offered as "did you mean" for a misspelt key; their absence is not reported again.
+    var suggested: Set<String> = []
 
     /// The value of `key`, or nil when absent or null.
     subscript(key: String) -> YAMLNode? {
@@ -53,15 +55,26 @@ final class NodeDecoder {
             return nil
         }
         var entries: [String: YAMLNode.MappingEntry] = [:]
+        var suggested: Set<String> = []
         for entry in list {
             let childPath = path.isEmpty ? entry.key : "\(path).\(entry.key)"
             guard allowed.contains(entry.key) else {
-                report(entry.keyMark, childPath, unknownKeyReason(entry.key, allowed: allowed))
+                let suggestion = Self.suggestion(for: entry.key, among: allowed)
+                if let suggestion {
+                    suggested.insert(suggestion)
+                    report(entry.keyMark, childPath, "unknown key \"\(entry.key)\"; did you mean \"\(suggestion)\"?")
+                } else {
+                    report(
+                        entry.keyMark,
+                        childPath,
+                        "unknown key \"\(entry.key)\"; remove it or use one of: \(allowed.joined(separator: ", "))"
+                    )
+                }
                 continue
             }
             entries[entry.key] = entry
         }
-        return Fields(node: node, path: path, entries: entries)
+        return Fields(node: node, path: path, entries: entries, suggested: suggested)
     }
 
     func sequence(_ node: YAMLNode, path: String, example: String) -> [YAMLNode]? {
@@ -76,6 +89,9 @@ final class NodeDecoder {
     func required(_ fields: Fields, _ key: String, example: String) -> YAMLNode? {
         if let value = fields[key] {
             return value
+        }
+        if fields.suggested.contains(key) {
+            return nil
         }
         if let keyMark = fields.keyMark(key) {
             report(keyMark, fields.path(key), "\"\(key)\" has no value; write e.g. \(example)")
@@ -225,7 +241,10 @@ final class NodeDecoder {
         as type: T.Type
     ) -> T? where T.RawValue == String {
         let options = T.allCases.map(\.rawValue)
-        guard let value = scalar(node, path: path, expected: "one of \(options.joined(separator: ", "))", example: "\(key): \(options[0])")
+        guard
+            let value = scalar(
+                node, path: path, expected: "one of \(options.joined(separator: ", "))",
+                example: "\(key): \(options[0])")
         else {
             return nil
         }
@@ -295,22 +314,17 @@ final class NodeDecoder {
     }
 
     private static func isValidVariableName(_ name: Substring) -> Bool {
-        guard let first = name.unicodeScalars.first, first == "_" || first.properties.isAlphabetic && first.isASCII else {
+        guard let first = name.unicodeScalars.first, first == "_" || first.properties.isAlphabetic && first.isASCII
+        else {
             return false
         }
         return name.unicodeScalars.allSatisfy {
-            $0.isASCII && ($0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0))
+            $0.isASCII
+                && ($0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0))
         }
     }
 
     // MARK: Suggestions
-
-    func unknownKeyReason(_ key: String, allowed: [String]) -> String {
-        if let suggestion = Self.suggestion(for: key, among: allowed) {
-            return "unknown key \"\(key)\"; did you mean \"\(suggestion)\"?"
-        }
-        return "unknown key \"\(key)\"; remove it or use one of: \(allowed.joined(separator: ", "))"
-    }
 
     /// The closest candidate within a few typos, if any.
     static func suggestion(for word: String, among candidates: [String]) -> String? {

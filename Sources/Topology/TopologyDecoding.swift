@@ -70,12 +70,14 @@ struct TopologyDecoding {
             decoder.string($0, path: "cluster", example: "cluster: lab")
         }
         let connection = top["connection"].flatMap { decodeConnection($0, path: "connection") } ?? ConnectionSettings()
-        let defaults = top["defaults"].map { decodeHealth($0, path: "defaults", keys: Self.defaultsKeys) } ?? HealthDraft()
+        let defaults =
+            top["defaults"].map { decodeHealth($0, path: "defaults", keys: Self.defaultsKeys) } ?? HealthDraft()
         if top["defaults"] != nil {
             checkHealth(defaults.settings, defaults, path: "defaults")
         }
         var regions: [RegionDraft] = []
-        if let node = decoder.required(top, "regions", example: "regions: [{ name: us-east, priority: 10, leader: ... }]"),
+        if let node = decoder.required(
+            top, "regions", example: "regions: [{ name: us-east, priority: 10, leader: ... }]"),
             let items = decoder.sequence(node, path: "regions", example: "regions:\\n  - name: us-east")
         {
             if items.isEmpty {
@@ -157,7 +159,9 @@ struct TopologyDecoding {
             return nil
         }
         var settings = ConnectionSettings()
-        if let value = fields["user"], let user = decoder.string(value, path: fields.path("user"), example: "user: postgres") {
+        if let value = fields["user"],
+            let user = decoder.string(value, path: fields.path("user"), example: "user: postgres")
+        {
             settings.user = user
         }
         if let value = fields["database"],
@@ -182,7 +186,8 @@ struct TopologyDecoding {
             settings.sslMode = mode
         }
         if let value = fields["connect_timeout"],
-            let timeout = decoder.duration(value, path: fields.path("connect_timeout"), key: "connect_timeout", positive: true)
+            let timeout = decoder.duration(
+                value, path: fields.path("connect_timeout"), key: "connect_timeout", positive: true)
         {
             settings.connectTimeout = timeout
         }
@@ -192,7 +197,8 @@ struct TopologyDecoding {
     /// Reads health keys into a draft; for `defaults`, an unwritten probe timeout follows the interval.
     private func decodeHealth(_ node: YAMLNode, path: String, keys: [String]) -> HealthDraft {
         var draft = HealthDraft()
-        guard let fields = decoder.mapping(node, path: path, allowed: keys, example: "health_check_interval: 30s") else {
+        guard let fields = decoder.mapping(node, path: path, allowed: keys, example: "health_check_interval: 30s")
+        else {
             return draft
         }
         readHealthKeys(fields, into: &draft)
@@ -341,7 +347,8 @@ struct TopologyDecoding {
                 node,
                 path: path,
                 allowed: Self.regionKeys,
-                example: "- name: us-east\n    priority: 10\n    leader: { name: us-east-1, host: 10.0.0.1, port: 5432 }"
+                example:
+                    "- name: us-east\n    priority: 10\n    leader: { name: us-east-1, host: 10.0.0.1, port: 5432 }"
             )
         else {
             return draft
@@ -361,7 +368,8 @@ struct TopologyDecoding {
             draft.priorityMark = value.mark
         }
         if let value = fields["latency_hint"] {
-            draft.latencyHint = decoder.duration(value, path: fields.path("latency_hint"), key: "latency_hint", positive: false)
+            draft.latencyHint = decoder.duration(
+                value, path: fields.path("latency_hint"), key: "latency_hint", positive: false)
         }
         if let value = decoder.required(
             fields,
@@ -411,13 +419,16 @@ struct TopologyDecoding {
     }
 
     private func decodeHost(_ node: YAMLNode, path: String) -> String? {
-        guard let value = decoder.scalar(node, path: path, expected: "a host name or IP address", example: "host: 10.0.0.1")
+        guard
+            let value = decoder.scalar(
+                node, path: path, expected: "a host name or IP address", example: "host: 10.0.0.1")
         else {
             return nil
         }
         let host = value.text.trimmingSpaces()
         guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "\t" || $0 == "/" }) else {
-            decoder.report(node.mark, path, "\"\(value.raw)\" is not a host name or IP address; write e.g. host: 10.0.0.1")
+            decoder.report(
+                node.mark, path, "\"\(value.raw)\" is not a host name or IP address; write e.g. host: 10.0.0.1")
             return nil
         }
         return host
@@ -473,7 +484,8 @@ struct TopologyDecoding {
                 continue
             }
             if let first = seen[name] {
-                decoder.report(item.mark, itemPath, "\"\(name)\" is listed twice (first at line \(first)); list each standby once")
+                decoder.report(
+                    item.mark, itemPath, "\"\(name)\" is listed twice (first at line \(first)); list each standby once")
                 continue
             }
             seen[name] = item.mark.line

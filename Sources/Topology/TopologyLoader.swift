@@ -43,7 +43,9 @@ public enum TopologyLoader {
             var sorted = diagnostics.sorted
             if sorted.isEmpty {
                 sorted = [
-                    TopologyDiagnostic(file: file, line: 1, column: 1, path: "", reason: "the file could not be read as a cluster file")
+                    TopologyDiagnostic(
+                        file: file, line: 1, column: 1, path: "", reason: "the file could not be read as a cluster file"
+                    )
                 ]
             }
             throw TopologyLoadError(diagnostics: sorted)

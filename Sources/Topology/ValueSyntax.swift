@@ -3,6 +3,10 @@ public struct ValueSyntaxError: Error, Sendable, Equatable, CustomStringConverti
     /// What is wrong and how to write it instead.
     public var reason: String
 
+    public init(reason: String) {
+        self.reason = reason
+    }
+
     public var description: String { reason }
 }
 
@@ -70,7 +74,8 @@ public enum ValueSyntax {
         }
         guard let factor = sizeUnits.first(where: { $0.suffix == unit })?.bytes else {
             throw ValueSyntaxError(
-                reason: "\"\(text)\" has an unknown unit \"\(unit)\"; use B, kB, MB, GB or TB (powers of 1024), e.g. 16MB"
+                reason:
+                    "\"\(text)\" has an unknown unit \"\(unit)\"; use B, kB, MB, GB or TB (powers of 1024), e.g. 16MB"
             )
         }
         guard let bytes = scaled(number, by: factor) else {
@@ -89,7 +94,8 @@ public enum ValueSyntax {
         let isPercent = trimmed.hasSuffix("%")
         let number = isPercent ? String(trimmed.dropLast()).trimmingSpaces() : trimmed
         guard isPlainDecimal(number), let value = Double(number) else {
-            throw ValueSyntaxError(reason: "\"\(text)\" is not a rate; write a percentage such as 5% or a fraction such as 0.05")
+            throw ValueSyntaxError(
+                reason: "\"\(text)\" is not a rate; write a percentage such as 5% or a fraction such as 0.05")
         }
         if isPercent {
             guard value <= 100 else {

@@ -159,11 +159,13 @@ enum YAMLTreeBuilder {
                 case YAML_ALIAS_EVENT:
                     events.append(Event(kind: .alias, anchor: string(event.data.alias.anchor), mark: mark))
                 case YAML_SEQUENCE_START_EVENT:
-                    events.append(Event(kind: .sequenceStart, anchor: string(event.data.sequence_start.anchor), mark: mark))
+                    events.append(
+                        Event(kind: .sequenceStart, anchor: string(event.data.sequence_start.anchor), mark: mark))
                 case YAML_SEQUENCE_END_EVENT:
                     events.append(Event(kind: .sequenceEnd, mark: mark))
                 case YAML_MAPPING_START_EVENT:
-                    events.append(Event(kind: .mappingStart, anchor: string(event.data.mapping_start.anchor), mark: mark))
+                    events.append(
+                        Event(kind: .mappingStart, anchor: string(event.data.mapping_start.anchor), mark: mark))
                 case YAML_MAPPING_END_EVENT:
                     events.append(Event(kind: .mappingEnd, mark: mark))
                 case YAML_DOCUMENT_START_EVENT:
@@ -258,7 +260,8 @@ enum YAMLTreeBuilder {
                 if let target = anchors[name] {
                     return target
                 }
-                diagnostics.report(at: event.mark, path, "alias *\(name) names no anchor; define &\(name) before using it")
+                diagnostics.report(
+                    at: event.mark, path, "alias *\(name) names no anchor; define &\(name) before using it")
                 return YAMLNode(content: .scalar("", plain: true), mark: event.mark)
             case .sequenceStart:
                 var items: [YAMLNode] = []
@@ -287,7 +290,8 @@ enum YAMLTreeBuilder {
                     let childPath = path.isEmpty ? keyName : "\(path).\(keyName)"
                     let value = node(path: childPath)
                     guard case .scalar(let name, _) = key.content else {
-                        diagnostics.report(at: key.mark, path, "a key must be a plain word such as name:, not \(key.kindDescription)")
+                        diagnostics.report(
+                            at: key.mark, path, "a key must be a plain word such as name:, not \(key.kindDescription)")
                         continue
                     }
                     if let first = firstMarks[name] {
