@@ -78,7 +78,8 @@ struct TopologyDecoding {
         var regions: [RegionDraft] = []
         if let node = decoder.required(
             top, "regions", example: "regions: [{ name: us-east, priority: 10, leader: ... }]"),
-            let items = decoder.sequence(node, path: "regions", example: "regions:\\n  - name: us-east")
+            let items = decoder.sequence(
+                node, path: "regions", example: "regions: [{ name: us-east, priority: 10, leader: ... }]")
         {
             if items.isEmpty {
                 decoder.report(
@@ -348,7 +349,7 @@ struct TopologyDecoding {
                 path: path,
                 allowed: Self.regionKeys,
                 example:
-                    "- name: us-east\n    priority: 10\n    leader: { name: us-east-1, host: 10.0.0.1, port: 5432 }"
+                    "- { name: us-east, priority: 10, leader: { name: us-east-1, host: 10.0.0.1, port: 5432 } }"
             )
         else {
             return draft
