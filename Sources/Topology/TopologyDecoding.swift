@@ -73,7 +73,7 @@ struct TopologyDecoding {
         let defaults =
             top["defaults"].map { decodeHealth($0, path: "defaults", keys: Self.defaultsKeys) } ?? HealthDraft()
         if top["defaults"] != nil {
-            checkHealth(defaults.settings, defaults, path: "defaults")
+            checkHealth(defaults.settings, defaults)
         }
         var regions: [RegionDraft] = []
         if let node = decoder.required(
@@ -264,54 +264,52 @@ struct TopologyDecoding {
 
     /// Checks pairs of thresholds. Only pairs with at least one key written in `draft` are checked,
     /// so an endpoint is blamed only for its own overrides.
-    private func checkHealth(_ settings: HealthSettings, _ draft: HealthDraft, path: String) {
-        func blame(_ preferred: String, _ other: String) -> (SourceMark, String)? {
-            for key in [preferred, other] {
-                if let mark = draft.marks[key], let keyPath = draft.paths[key] {
-                    return (mark, keyPath)
-                }
+    private func checkHealth(_ settings: HealthSettings, _ draft: HealthDraft) {
+        /// Reports at the first of the two keys that was written.
+        func require(_ holds: Bool, blaming keys: [String], _ reason: @autoclosure () -> String) {
+            guard !holds, let key = keys.first(where: { draft.marks[$0] != nil }), let mark = draft.marks[key],
+                let keyPath = draft.paths[key]
+            else {
+                return
             }
-            return nil
+            decoder.report(mark, keyPath, reason())
         }
-        func format(_ duration: Duration) -> String {
-            ValueSyntax.format(duration)
+        func above(_ critical: String, _ criticalValue: String, _ warning: String, _ warningValue: String) -> String {
+            "\(critical) (\(criticalValue)) must be more than \(warning) (\(warningValue)); "
+                + "raise the critical threshold or lower the warning"
         }
-        if settings.probeTimeout >= settings.probeInterval,
-            let (mark, keyPath) = blame("probe_timeout", "health_check_interval")
-        {
-            decoder.report(
-                mark,
-                keyPath,
-                "probe_timeout (\(format(settings.probeTimeout))) must be less than health_check_interval (\(format(settings.probeInterval))); lower probe_timeout or raise health_check_interval"
+        let fmt = ValueSyntax.format
+        let percent = ValueSyntax.formatPercent
+        require(
+            settings.probeTimeout < settings.probeInterval,
+            blaming: ["probe_timeout", "health_check_interval"],
+            "probe_timeout (\(fmt(settings.probeTimeout))) must be less than health_check_interval "
+                + "(\(fmt(settings.probeInterval))); lower probe_timeout or raise health_check_interval"
+        )
+        require(
+            settings.responseTimeCritical > settings.responseTimeWarning,
+            blaming: ["response_time_critical", "response_time_warning"],
+            above(
+                "response_time_critical", fmt(settings.responseTimeCritical),
+                "response_time_warning", fmt(settings.responseTimeWarning)
             )
-        }
-        if settings.responseTimeCritical <= settings.responseTimeWarning,
-            let (mark, keyPath) = blame("response_time_critical", "response_time_warning")
-        {
-            decoder.report(
-                mark,
-                keyPath,
-                "response_time_critical (\(format(settings.responseTimeCritical))) must be more than response_time_warning (\(format(settings.responseTimeWarning))); raise the critical threshold or lower the warning"
+        )
+        require(
+            settings.replicationLagCritical > settings.replicationLagWarning,
+            blaming: ["replication_lag_critical", "replication_lag_warning"],
+            above(
+                "replication_lag_critical", fmt(settings.replicationLagCritical),
+                "replication_lag_warning", fmt(settings.replicationLagWarning)
             )
-        }
-        if settings.replicationLagCritical <= settings.replicationLagWarning,
-            let (mark, keyPath) = blame("replication_lag_critical", "replication_lag_warning")
-        {
-            decoder.report(
-                mark,
-                keyPath,
-                "replication_lag_critical (\(format(settings.replicationLagCritical))) must be more than replication_lag_warning (\(format(settings.replicationLagWarning))); raise the critical threshold or lower the warning"
+        )
+        require(
+            settings.errorRateCritical > settings.errorRateWarning,
+            blaming: ["error_rate_critical", "error_rate_warning"],
+            above(
+                "error_rate_critical", percent(settings.errorRateCritical),
+                "error_rate_warning", percent(settings.errorRateWarning)
             )
-        }
-        if settings.errorRateCritical <= settings.errorRateWarning,
-            let (mark, keyPath) = blame("error_rate_critical", "error_rate_warning")
-        {
-            decoder.report(
-                mark,
-                keyPath,
-                "error_rate_critical (\(ValueSyntax.formatPercent(settings.errorRateCritical))) must be more than error_rate_warning (\(ValueSyntax.formatPercent(settings.errorRateWarning))); raise the critical threshold or lower the warning"
-            )
-        }
+        )
     }
 
     private func effectiveHealth(_ endpoint: EndpointDraft, defaults: HealthDraft) -> HealthSettings {
@@ -336,7 +334,7 @@ struct TopologyDecoding {
             settings.responseTimeCritical = overrides.settings.responseTimeCritical
         }
         if !written.isEmpty {
-            checkHealth(settings, overrides, path: endpoint.path)
+            checkHealth(settings, overrides)
         }
         return settings
     }
