@@ -100,7 +100,8 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     ///     `$1::int` where the type cannot be inferred).
     ///   - parameters: Values in PostgreSQL text format; `nil` is SQL `NULL`.
     ///   - timeout: Deadline for the whole round trip, counted from this call (including any wait
-    ///     for another query on this connection). On expiry the connection is abandoned.
+    ///     for another query on this connection). On expiry after the statement was sent, the
+    ///     connection is abandoned.
     /// - Throws: ``PostgresError`` of kind `queryFailed` (with `sqlState`), `queryTimeout`,
     ///   `connectionClosed`, or `cancelled`.
     public func query(
@@ -164,7 +165,8 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         let keywordArray = keywords.map { UnsafePointer($0) } + [nil]
         let valueArray = values.map { UnsafePointer($0) } + [nil]
         guard let connection = PQconnectStartParams(keywordArray, valueArray, 0) else {
-            throw PostgresError(.connectionFailed, "libpq could not allocate a connection", configuration: configuration)
+            throw PostgresError(
+                .connectionFailed, "libpq could not allocate a connection", configuration: configuration)
         }
         if PQstatus(connection) == CONNECTION_BAD {
             let error = connectFailure(connection, configuration)
@@ -255,8 +257,18 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             abandon(&handle)
             throw PostgresError.closed(configuration)
         }
+        // Time ran out while waiting for the pool or the lock: nothing was sent, so the
+        // connection is still in a known state and stays open.
+        if ContinuousClock.now >= deadline {
+            throw PostgresError.queryTimeout(limit, configuration, sent: false)
+        }
         do throws(PostgresError) {
-            return try exchange(connection, sql, parameters, deadline: deadline, limit: limit)
+            let result = try exchange(connection, sql, parameters, deadline: deadline, limit: limit)
+            if isClosed {
+                // close() came while this query ran and could not take the lock.
+                abandon(&handle)
+            }
+            return result
         } catch {
             if error.kind != .queryFailed || PQstatus(connection) == CONNECTION_BAD || isClosed {
                 abandon(&handle)

@@ -24,8 +24,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let authenticationFailed = Kind(code: .authenticationFailed)
         /// The server ran the statement and reported an error; `sqlState` says which.
         public static let queryFailed = Kind(code: .queryFailed)
-        /// No complete answer within the deadline. The connection has been abandoned (closed
-        /// without a cancel request, which could itself hang on a stopped server).
+        /// No complete answer within the deadline. If the statement had been sent, the connection
+        /// has been abandoned (closed without a cancel request, which could itself hang on a
+        /// stopped server); if the deadline passed before it could be sent, the connection stays
+        /// open. `PostgresConnection.isClosed` tells which.
         public static let queryTimeout = Kind(code: .queryTimeout)
         /// The connection was closed, by `close()`, an earlier timeout, or the server going away.
         public static let connectionClosed = Kind(code: .connectionClosed)
@@ -76,12 +78,16 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         )
     }
 
-    static func queryTimeout(_ timeout: Duration, _ configuration: PostgresConfiguration) -> Self {
-        Self(
-            .queryTimeout,
-            "no answer within \(timeout.postgresMilliseconds) ms; the connection was abandoned",
-            configuration: configuration
-        )
+    static func queryTimeout(
+        _ timeout: Duration,
+        _ configuration: PostgresConfiguration,
+        sent: Bool = true
+    ) -> Self {
+        let outcome =
+            sent
+            ? "no answer within \(timeout.postgresMilliseconds) ms; the connection was abandoned"
+            : "not sent: \(timeout.postgresMilliseconds) ms passed waiting for an earlier query on this connection"
+        return Self(.queryTimeout, outcome, configuration: configuration)
     }
 
     static func closed(_ configuration: PostgresConfiguration, _ reason: String = "the connection is closed") -> Self {

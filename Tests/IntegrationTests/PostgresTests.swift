@@ -243,6 +243,23 @@ import Testing
             let configuration = Self.configuration(lab, "pg-primary")
             let clock = ContinuousClock()
 
+            // Queries on one connection run one at a time: a query whose deadline passes while it
+            // waits for an earlier one is never sent, and the connection stays usable.
+            let shared = try await PostgresConnection.connect(configuration)
+            defer { shared.close() }
+            async let first = shared.query("select pg_sleep(0.6) as slept", timeout: .seconds(5))
+            try await Task.sleep(for: .milliseconds(100))
+            do throws(PostgresError) {
+                _ = try await shared.query("select 1", timeout: .milliseconds(200))
+                Issue.record("a queued query ran before the earlier one finished")
+            } catch {
+                #expect(error.kind == .queryTimeout)
+                #expect(error.message.contains("not sent"))
+            }
+            #expect(try await first.rows.count == 1)
+            #expect(!shared.isClosed)
+            #expect(try await shared.query("select 2 as two", timeout: .seconds(5)).first?.int("two") == 2)
+
             let slow = try await PostgresConnection.connect(configuration)
             var start = clock.now
             await #expect(throws: PostgresError.self) {

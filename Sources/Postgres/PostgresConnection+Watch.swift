@@ -1,0 +1,287 @@
+import CLibPQ
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension PostgresConnection {
+    /// Opens an idle connection whose only job is to notice, within milliseconds, that the server
+    /// went away; see ``Watch``.
+    ///
+    /// - Parameters:
+    ///   - configuration: The endpoint and credentials.
+    ///   - timeout: Deadline for TCP connect, TLS and authentication together; sub-second values
+    ///     work. `nil` (the default) uses `configuration.connectTimeout`.
+    /// - Throws: ``PostgresError`` of kind `connectTimeout`, `authenticationFailed`,
+    ///   `connectionFailed`, or `cancelled`.
+    public static func watch(
+        _ configuration: PostgresConfiguration,
+        timeout: Duration? = nil
+    ) async throws(PostgresError) -> Watch {
+        let limit = timeout ?? configuration.connectTimeout
+        let deadline = ContinuousClock.now + limit
+        let outcome: Result<Watch, PostgresError>
+        do {
+            outcome = try await PostgresThreadPool.shared.runIfActive {
+                Result { () throws(PostgresError) in
+                    try Watch.blockingConnect(configuration, deadline: deadline, limit: limit)
+                }
+            }
+        } catch {
+            throw PostgresError(.cancelled, "cancelled before connecting", configuration: configuration)
+        }
+        return try outcome.get()
+    }
+
+    /// An idle connection held open to detect a server crash.
+    ///
+    /// A `kill -9`ed postmaster takes its backends with it, so the server side of an idle
+    /// connection closes at once; ``waitUntilClosed(timeout:)`` sees that as a hang-up on the socket
+    /// and returns in milliseconds, where a periodic probe would find out only at its next turn.
+    /// A hung server (`SIGSTOP`, a dead network path) closes nothing: only probe timeouts reveal it.
+    ///
+    /// The connection never sends a query. Every libpq call runs on ``PostgresThreadPool``.
+    ///
+    /// Why this class is `Sendable`: the `PGconn*` (an `OpaquePointer`, not `Sendable`) lives in a
+    /// `Mutex` and is only touched while holding it, so libpq sees one call at a time, from whichever
+    /// pool thread holds the lock.
+    public final class Watch: Sendable, CustomStringConvertible {
+        /// The `PGconn*`; `@unchecked Sendable` only to move it into the `Mutex` at creation.
+        private struct Handle: @unchecked Sendable {
+            var connection: OpaquePointer?
+        }
+
+        /// The endpoint watched.
+        public let configuration: PostgresConfiguration
+        /// Process ID of the server backend holding this connection (`PQbackendPID`), e.g. to keep
+        /// it out of a `pg_terminate_backend()` sweep.
+        public let backendPID: Int32
+
+        private let handle: Mutex<Handle>
+        private let closed: Atomic<Bool>
+
+        /// Longest single `poll(2)`: a cancellation or ``close()`` is noticed within this time.
+        static let pollSlice = Duration.milliseconds(100)
+
+        private init(_ connection: OpaquePointer, configuration: PostgresConfiguration) {
+            self.configuration = configuration
+            self.backendPID = PQbackendPID(connection)
+            self.handle = Mutex(Handle(connection: connection))
+            self.closed = Atomic(false)
+        }
+
+        deinit {
+            handle.withLock { handle in
+                if let connection = handle.connection {
+                    PQfinish(connection)
+                    handle.connection = nil
+                }
+            }
+        }
+
+        /// `PostgresConnection.Watch(host:port)`.
+        public var description: String {
+            "PostgresConnection.Watch(\(configuration.endpoint))"
+        }
+
+        /// Whether the server closed the connection (as far as seen so far) or ``close()`` was called.
+        public var isClosed: Bool {
+            closed.load(ordering: .acquiring)
+        }
+
+        /// Waits until the server closes the connection, at most `timeout`.
+        ///
+        /// Polls the socket in slices of at most 100 ms, so task cancellation and ``close()`` end
+        /// the wait within about 100 ms whatever `timeout` is.
+        ///
+        /// - Parameter timeout: Longest wait.
+        /// - Returns: `true` if the connection is gone (the server closed it, the socket failed, or
+        ///   ``close()`` was called); `false` if it is still open after `timeout` or the task was
+        ///   cancelled.
+        public func waitUntilClosed(timeout: Duration) async -> Bool {
+            if isClosed {
+                return true
+            }
+            let deadline = ContinuousClock.now + timeout
+            let cancelled = CancellationFlag()
+            return await withTaskCancellationHandler {
+                do {
+                    return try await PostgresThreadPool.shared.runIfActive {
+                        self.handle.withLock { handle in
+                            self.blockingWait(&handle, until: deadline, cancelled: cancelled)
+                        }
+                    }
+                } catch {
+                    return false
+                }
+            } onCancel: {
+                cancelled.set()
+            }
+        }
+
+        /// Closes the connection. Idempotent, never blocks: a wait in progress ends within about
+        /// 100 ms and the connection is finished then.
+        public func close() {
+            closed.store(true, ordering: .releasing)
+            _ = handle.withLockIfAvailable { handle in
+                if let connection = handle.connection {
+                    PQfinish(connection)
+                    handle.connection = nil
+                }
+            }
+        }
+
+        // MARK: - Blocking parts, run on PostgresThreadPool
+
+        private func blockingWait(
+            _ handle: inout Handle,
+            until deadline: ContinuousClock.Instant,
+            cancelled: CancellationFlag
+        ) -> Bool {
+            guard let connection = handle.connection, !isClosed else {
+                finish(&handle)
+                return true
+            }
+            let socket = PQsocket(connection)
+            guard socket >= 0 else {
+                finish(&handle)
+                return true
+            }
+            while true {
+                if isClosed {
+                    finish(&handle)
+                    return true
+                }
+                if cancelled.isSet {
+                    return false
+                }
+                let remaining = deadline - ContinuousClock.now
+                if remaining <= .zero {
+                    return false
+                }
+                let slice = min(remaining, Self.pollSlice).postgresMilliseconds
+                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&descriptor, 1, Int32(slice))
+                if ready < 0 {
+                    let code = errno
+                    if code == EINTR || code == EAGAIN {
+                        continue
+                    }
+                    finish(&handle)
+                    return true
+                }
+                if ready == 0 {
+                    continue
+                }
+                // Readable, hung up or failed. An idle connection may also receive a notice or a
+                // parameter change; libpq takes those in and the wait goes on. End of file or an
+                // error leaves the connection bad.
+                if PQconsumeInput(connection) == 0 || PQstatus(connection) == CONNECTION_BAD {
+                    finish(&handle)
+                    return true
+                }
+                while let notification = PQnotifies(connection) {
+                    PQfreemem(notification)
+                }
+            }
+        }
+
+        private func finish(_ handle: inout Handle) {
+            closed.store(true, ordering: .releasing)
+            if let connection = handle.connection {
+                PQfinish(connection)
+                handle.connection = nil
+            }
+        }
+
+        fileprivate static func blockingConnect(
+            _ configuration: PostgresConfiguration,
+            deadline: ContinuousClock.Instant,
+            limit: Duration
+        ) throws(PostgresError) -> Watch {
+            let pairs = configuration.libpqParameters
+            let keywords = pairs.map { strdup($0.0) }
+            let values = pairs.map { strdup($0.1) }
+            defer {
+                for keyword in keywords {
+                    free(keyword)
+                }
+                for value in values {
+                    if let value {
+                        // Passwords should not linger in freed heap memory.
+                        memset(value, 0, strlen(value))
+                    }
+                    free(value)
+                }
+            }
+            let keywordArray = keywords.map { UnsafePointer($0) } + [nil]
+            let valueArray = values.map { UnsafePointer($0) } + [nil]
+            guard let connection = PQconnectStartParams(keywordArray, valueArray, 0) else {
+                throw PostgresError(
+                    .connectionFailed,
+                    "libpq could not allocate a connection",
+                    configuration: configuration
+                )
+            }
+            // A quiet notice processor: an idle watch has no one to show notices to, and libpq's
+            // default writes them to standard error.
+            PQsetNoticeProcessor(connection, { _, _ in }, nil)
+            var status = PQstatus(connection) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING
+            while status != PGRES_POLLING_OK {
+                if status == PGRES_POLLING_FAILED {
+                    let error = failure(connection, configuration)
+                    PQfinish(connection)
+                    throw error
+                }
+                let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
+                let remaining = deadline - ContinuousClock.now
+                if remaining <= .zero {
+                    PQfinish(connection)
+                    throw PostgresError.connectTimeout(limit, configuration)
+                }
+                var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
+                let ready = poll(&descriptor, 1, Int32(min(remaining, pollSlice).postgresMilliseconds))
+                if ready > 0 {
+                    status = PQconnectPoll(connection)
+                } else if ready < 0 && errno != EINTR && errno != EAGAIN {
+                    let reason = "poll(2) failed: \(String(cString: strerror(errno)))"
+                    PQfinish(connection)
+                    throw PostgresError(.connectionFailed, reason, configuration: configuration)
+                }
+            }
+            if PQsetnonblocking(connection, 1) != 0 {
+                let error = failure(connection, configuration)
+                PQfinish(connection)
+                throw error
+            }
+            return Watch(connection, configuration: configuration)
+        }
+
+        private static func failure(_ connection: OpaquePointer, _ configuration: PostgresConfiguration)
+            -> PostgresError
+        {
+            let raw = PQerrorMessage(connection).map { String(cString: $0) } ?? "unknown libpq error"
+            let (sqlState, message) = PostgresConnection.parseVerboseMessage(raw)
+            let authentication = PQconnectionNeedsPassword(connection) == 1 || sqlState?.hasPrefix("28") == true
+            return PostgresError(
+                authentication ? .authenticationFailed : .connectionFailed,
+                message,
+                sqlState: sqlState,
+                configuration: configuration
+            )
+        }
+    }
+}
+
+/// Set from a task-cancellation handler, read by a blocking loop on a pool thread.
+private final class CancellationFlag: Sendable {
+    private let flag = Atomic(false)
+
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    func set() { flag.store(true, ordering: .releasing) }
+}
