@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -79,6 +80,20 @@ let package = Package(
             ],
             swiftSettings: ownTargetSettings
         ),
+        .target(
+            name: "StateStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: ownTargetSettings
+        ),
+        .target(
+            name: "Failover",
+            dependencies: [
+                "Topology", "Postgres", "Health", "StateStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverctl",
             dependencies: [
@@ -93,6 +108,11 @@ let package = Package(
             name: "TopologyTests",
             dependencies: ["Topology"],
             resources: [.copy("Fixtures")],
+            swiftSettings: ownTargetSettings
+        ),
+        .testTarget(
+            name: "HealthTests",
+            dependencies: ["Health", "Topology", "Postgres"],
             swiftSettings: ownTargetSettings
         ),
         // Each C library called for real.

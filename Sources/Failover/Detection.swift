@@ -1,0 +1,111 @@
+public import Health
+import Postgres
+public import Topology
+
+/// What the standbys said when the primary stopped answering the control plane.
+public struct DetectionEvidence: Sendable, Equatable, Codable {
+    /// Failed probes of the primary in a row.
+    public var consecutiveFailures: Int
+    /// The primary's last probe error (no secrets).
+    public var lastError: String?
+    /// Standbys that still receive WAL from the primary (streaming, a recent message).
+    public var stillReceiving: [String]
+    /// Standbys of the primary that lost their stream.
+    public var lostStream: [String]
+    /// Standbys of the primary the control plane cannot reach either.
+    public var unreachable: [String]
+}
+
+/// The verdict on the current primary.
+public enum PrimaryAssessment: Sendable, Equatable {
+    /// It answered its last probe.
+    case healthy
+    /// It failed probes, fewer than its threshold.
+    case suspect(failures: Int)
+    /// It is down and its standbys confirm it: fail over.
+    case failed(DetectionEvidence)
+    /// It is down for the control plane, but most of its standbys still receive WAL from it: the
+    /// control plane's own path is broken. Do not fail over.
+    case partitionSuspected(DetectionEvidence)
+}
+
+/// Step 1 of the failover flow, as a pure function of a snapshot.
+public enum DetectionPolicy {
+    /// - Parameters:
+    ///   - primary: the endpoint that is the write target.
+    ///   - snapshot: a fresh snapshot: its standbys were probed after the primary went down.
+    ///   - staleness: a standby still receives while its last message is younger than this.
+    public static func assess(
+        primary: String,
+        snapshot: HealthSnapshot,
+        topology: ClusterTopology,
+        staleness: Duration
+    ) -> PrimaryAssessment {
+        guard let health = snapshot[endpoint: primary] else { return .healthy }
+        if !health.isDown {
+            return health.consecutiveFailures > 0 ? .suspect(failures: health.consecutiveFailures) : .healthy
+        }
+        // The standbys that stream, or should stream, straight from the primary.
+        let direct = snapshot.endpoints.filter { standby in
+            standby.endpoint != primary
+                && (standby.upstream == primary
+                    || ReplicationLayout.expectedUpstream(
+                        of: standby.endpoint, primary: primary, topology: topology, snapshot: snapshot) == primary)
+        }
+        var evidence = DetectionEvidence(
+            consecutiveFailures: health.consecutiveFailures, lastError: health.lastError,
+            stillReceiving: [], lostStream: [], unreachable: [])
+        for standby in direct {
+            if !standby.reachable {
+                evidence.unreachable.append(standby.endpoint)
+            } else if isReceiving(standby, from: primary, staleness: staleness) {
+                evidence.stillReceiving.append(standby.endpoint)
+            } else {
+                evidence.lostStream.append(standby.endpoint)
+            }
+        }
+        // Unreachable standbys say nothing either way; the answering ones vote.
+        let answering = evidence.stillReceiving.count + evidence.lostStream.count
+        if answering > 0 && evidence.stillReceiving.count * 2 > answering {
+            return .partitionSuspected(evidence)
+        }
+        return .failed(evidence)
+    }
+
+    /// Streaming from `primary`, with a message from it younger than `staleness`.
+    static func isReceiving(_ standby: EndpointHealth, from primary: String, staleness: Duration) -> Bool {
+        guard let receiver = standby.walReceiver, receiver.status == "streaming", standby.upstream == primary else {
+            return false
+        }
+        guard let age = receiver.lastMessageReceiptAge else { return false }
+        return age < staleness.seconds
+    }
+}
+
+/// Who streams from whom, for a given primary.
+public enum ReplicationLayout {
+    /// The endpoint acting as `region`'s leader: the primary in its own region, else the file's leader.
+    public static func actingLeader(of region: Region, primary: String, topology: ClusterTopology) -> String {
+        topology.endpoint(named: primary)?.region == region.name ? primary : region.leader.name
+    }
+
+    /// Where `endpoint` should stream from when `primary` is the primary: acting region leaders and
+    /// the primary's own region stream from the primary; other replicas cascade from their region's
+    /// acting leader while it is healthy, else from the primary. Nil for the primary itself.
+    public static func expectedUpstream(
+        of endpoint: String,
+        primary: String,
+        topology: ClusterTopology,
+        snapshot: HealthSnapshot?,
+        excluding unavailable: Set<String> = []
+    ) -> String? {
+        guard endpoint != primary, let node = topology.endpoint(named: endpoint),
+            let region = topology.region(named: node.region)
+        else { return nil }
+        let leader = actingLeader(of: region, primary: primary, topology: topology)
+        if leader == endpoint || leader == primary { return primary }
+        let leaderUsable =
+            !unavailable.contains(leader) && (snapshot.map { $0[endpoint: leader]?.isHealthy ?? false } ?? true)
+        return leaderUsable ? leader : primary
+    }
+}

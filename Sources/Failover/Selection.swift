@@ -1,0 +1,242 @@
+public import Foundation
+public import Health
+public import Postgres
+public import Topology
+
+/// Why an operation is choosing a new primary; the rules differ a little.
+public enum SelectionMode: Sendable, Equatable {
+    /// The primary failed: only synchronous standbys when replication is synchronous.
+    case automatic
+    /// An operator moves the primary to a region (manual failover); `force` ignores the lag limit.
+    case region(String, force: Bool)
+    /// An operator moves the primary to one endpoint (switchover or manual failover).
+    case endpoint(String, force: Bool)
+}
+
+/// A standby that could be promoted, and where it stands.
+public struct Candidate: Sendable, Equatable, Codable {
+    public var endpoint: String
+    public var region: String
+    /// Lower is preferred: 0 a replica of the old primary's region, 1... region leaders by priority,
+    /// then other replicas.
+    public var preference: Int
+    /// The most advanced WAL position it holds (received or replayed), as PostgreSQL prints it.
+    public var position: String?
+    public var lagBytes: Int64?
+    public var latencyMilliseconds: Double?
+}
+
+/// A standby that was not chosen, and why, in words an operator can act on.
+public struct Rejection: Sendable, Equatable, Codable {
+    public var endpoint: String
+    public var reason: String
+}
+
+/// Where a standby streams from once the new primary is in place.
+public struct Follow: Sendable, Equatable, Codable {
+    public var endpoint: String
+    public var upstream: String
+}
+
+/// The outcome of step 3 (selection): who is promoted, how, and what it costs. A dry run returns
+/// exactly this.
+public struct FailoverPlan: Sendable, Equatable, Codable {
+    public var oldPrimary: String
+    /// The endpoint to promote; nil when no standby qualifies.
+    public var candidate: String?
+    /// A standby holding more WAL than `candidate`: the candidate streams from it until their
+    /// positions match (bounded), so that a preference never costs data.
+    public var catchUpFrom: String?
+    /// Promoted instead when the catch-up does not finish in time: the most advanced eligible standby.
+    public var fallback: String?
+    /// Eligible standbys, best first.
+    public var ranked: [Candidate]
+    public var rejected: [Rejection]
+    /// The old primary's last known WAL position.
+    public var oldPrimaryPosition: String?
+    /// The position the new primary will have (the candidate's, or the catch-up source's).
+    public var promotedPosition: String?
+    /// WAL bytes the old primary had that the new one will not: nil when the old position is unknown.
+    public var predictedLossBytes: Int64?
+    /// Every other standby and its upstream under the new primary.
+    public var followers: [Follow]
+    /// `synchronous_standby_names` for the new primary: the configured synchronous standbys other
+    /// than itself; empty when none remain (replication becomes asynchronous, and the plan says so).
+    public var synchronousStandbyNames: String?
+    /// One line per decision, for the journal and the dry run.
+    public var reasons: [String]
+}
+
+/// Step 3 of the failover flow, as a pure function.
+public enum CandidateSelector {
+    /// Chooses the standby to promote.
+    ///
+    /// - Parameters:
+    ///   - oldPrimary: the primary being replaced.
+    ///   - oldPrimaryPosition: its last known `pg_current_wal_lsn()`, if any.
+    public static func plan(
+        oldPrimary: String,
+        oldPrimaryPosition: LSN?,
+        snapshot: HealthSnapshot,
+        topology: ClusterTopology,
+        mode: SelectionMode
+    ) -> FailoverPlan {
+        let oldRegion = topology.endpoint(named: oldPrimary)?.region
+        let regionRank = Dictionary(
+            topology.regionsByPriority.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let synchronous =
+            topology.replication.mode == .synchronous ? Set(topology.replication.synchronousStandbys) : nil
+        var ranked: [(candidate: Candidate, lsn: LSN?)] = []
+        var rejected: [Rejection] = []
+        var reasons: [String] = []
+
+        for health in snapshot.endpoints where health.endpoint != oldPrimary {
+            guard let endpoint = topology.endpoint(named: health.endpoint) else { continue }
+            let force: Bool
+            switch mode {
+            case .automatic:
+                force = false
+            case .region(let region, let forced):
+                force = forced
+                guard endpoint.region == region else {
+                    rejected.append(
+                        Rejection(endpoint: health.endpoint, reason: "not in the requested region \(region)"))
+                    continue
+                }
+            case .endpoint(let name, let forced):
+                force = forced
+                guard endpoint.name == name else {
+                    rejected.append(Rejection(endpoint: health.endpoint, reason: "not the requested endpoint \(name)"))
+                    continue
+                }
+            }
+            if let reason = ineligibility(
+                health, endpoint: endpoint, force: force,
+                synchronousOnly: mode == .automatic ? synchronous : nil)
+            {
+                rejected.append(Rejection(endpoint: health.endpoint, reason: reason))
+                continue
+            }
+            let preference: Int
+            if endpoint.region == oldRegion && endpoint.role == .replica {
+                preference = 0
+            } else if endpoint.role == .leader {
+                preference = 1 + (regionRank[endpoint.region] ?? 0)
+            } else {
+                preference = 1 + regionRank.count + (regionRank[endpoint.region] ?? 0)
+            }
+            let lsn = health.walPosition
+            ranked.append(
+                (
+                    Candidate(
+                        endpoint: health.endpoint, region: endpoint.region, preference: preference,
+                        position: lsn?.description, lagBytes: health.lagBytes,
+                        latencyMilliseconds: health.smoothedLatencyMilliseconds), lsn
+                ))
+        }
+        ranked.sort { lhs, rhs in
+            if lhs.candidate.preference != rhs.candidate.preference {
+                return lhs.candidate.preference < rhs.candidate.preference
+            }
+            if lhs.lsn != rhs.lsn { return (lhs.lsn ?? LSN(0)) > (rhs.lsn ?? LSN(0)) }
+            return (lhs.candidate.latencyMilliseconds ?? .infinity) < (rhs.candidate.latencyMilliseconds ?? .infinity)
+        }
+
+        var plan = FailoverPlan(
+            oldPrimary: oldPrimary, candidate: nil, catchUpFrom: nil, fallback: nil, ranked: ranked.map(\.candidate),
+            rejected: rejected, oldPrimaryPosition: oldPrimaryPosition?.description, promotedPosition: nil,
+            predictedLossBytes: nil, followers: [], synchronousStandbyNames: nil, reasons: reasons)
+        guard let best = ranked.first else {
+            plan.reasons.append("no standby qualifies")
+            return plan
+        }
+        plan.candidate = best.candidate.endpoint
+        reasons.append(
+            "\(best.candidate.endpoint) preferred: \(preferenceWords(best.candidate.preference, region: best.candidate.region, oldRegion: oldRegion, regions: regionRank.count))"
+        )
+
+        // Never lose data to honour a preference: the most advanced reachable standby sets the bar.
+        let reachableStandbys = snapshot.endpoints.filter {
+            $0.endpoint != oldPrimary && $0.isHealthy && $0.role == .standby
+        }
+        let mostAdvanced = reachableStandbys.max { ($0.walPosition ?? LSN(0)) < ($1.walPosition ?? LSN(0)) }
+        var promotedLSN = best.lsn
+        if let mostAdvanced, let top = mostAdvanced.walPosition, top > (best.lsn ?? LSN(0)),
+            mostAdvanced.endpoint != best.candidate.endpoint
+        {
+            plan.catchUpFrom = mostAdvanced.endpoint
+            plan.fallback = ranked.max { ($0.lsn ?? LSN(0)) < ($1.lsn ?? LSN(0)) }?.candidate.endpoint
+            promotedLSN = top
+            reasons.append(
+                "\(mostAdvanced.endpoint) holds \(top - (best.lsn ?? LSN(0))) more bytes of WAL: "
+                    + "\(best.candidate.endpoint) catches up from it first, else \(plan.fallback ?? "nobody") is promoted"
+            )
+        }
+        plan.promotedPosition = promotedLSN?.description
+        if let old = oldPrimaryPosition, let promoted = promotedLSN {
+            plan.predictedLossBytes = max(0, old - promoted)
+        }
+
+        let newPrimary = best.candidate.endpoint
+        let unavailable: Set<String> = [oldPrimary]
+        plan.followers = topology.allEndpoints.compactMap { endpoint in
+            guard endpoint.name != oldPrimary, endpoint.name != newPrimary,
+                let upstream = ReplicationLayout.expectedUpstream(
+                    of: endpoint.name, primary: newPrimary, topology: topology, snapshot: snapshot,
+                    excluding: unavailable)
+            else { return nil }
+            return Follow(endpoint: endpoint.name, upstream: upstream)
+        }
+        plan.synchronousStandbyNames = synchronousStandbyNames(for: newPrimary, topology: topology)
+        if plan.synchronousStandbyNames == "" {
+            reasons.append("no configured synchronous standby remains: replication becomes asynchronous")
+        }
+        plan.reasons = reasons
+        return plan
+    }
+
+    /// Why `health` cannot be promoted, or nil when it can.
+    static func ineligibility(
+        _ health: EndpointHealth, endpoint: Endpoint, force: Bool, synchronousOnly: Set<String>?
+    ) -> String? {
+        if !health.reachable {
+            return "unreachable" + (health.lastError.map { ": \($0)" } ?? "")
+        }
+        if health.isDown { return "down after \(health.consecutiveFailures) failed probes" }
+        if health.role != .standby { return "not a standby (role \(health.role.rawValue))" }
+        if let synchronousOnly, !synchronousOnly.contains(endpoint.name) {
+            return "not a synchronous standby; automatic failover promotes only those when replication is synchronous"
+        }
+        if !force, let lag = health.lagBytes, lag > endpoint.health.maxLagOnFailover.bytes {
+            return
+                "\(lag) bytes behind the old primary, more than max_lag_on_failover (\(endpoint.health.maxLagOnFailover))"
+        }
+        return nil
+    }
+
+    static func preferenceWords(_ preference: Int, region: String, oldRegion: String?, regions: Int) -> String {
+        if preference == 0 { return "a replica in the old primary's region \(oldRegion ?? "?")" }
+        if preference <= regions { return "leader of \(region), the highest-priority region with an eligible standby" }
+        return "a replica of \(region); no region leader is eligible"
+    }
+
+    /// The configured synchronous standbys other than `newPrimary`, as `ANY n (...)`; "" when none
+    /// remain; nil when replication is asynchronous.
+    static func synchronousStandbyNames(for newPrimary: String, topology: ClusterTopology) -> String? {
+        guard topology.replication.mode == .synchronous else { return nil }
+        let remaining = topology.replication.synchronousStandbys.filter { $0 != newPrimary }
+        guard !remaining.isEmpty else { return "" }
+        let count = min(topology.replication.synchronousCount, remaining.count)
+        return "ANY \(count) (\(remaining.map { "\"\($0)\"" }.joined(separator: ", ")))"
+    }
+}
+
+/// Anti-flapping: automatic failovers closer together than the configured interval need an operator.
+public enum AntiFlapPolicy {
+    public static func allowsAutomaticFailover(
+        lastAutomaticFailoverAt: Date?, now: Date, minimumInterval: Duration
+    ) -> Bool {
+        guard let last = lastAutomaticFailoverAt else { return true }
+        return now.timeIntervalSince(last) >= minimumInterval.seconds
+    }
+}
