@@ -88,6 +88,12 @@ enum Fixtures {
         return probe
     }
 
+    /// Whole milliseconds, for printing measurements.
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
     /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
     static func eventually(
         within timeout: Duration = .seconds(5),
