@@ -1,0 +1,843 @@
+public import Foundation
+public import Health
+public import Logging
+import Postgres
+public import ServiceLifecycle
+public import StateStore
+import Synchronization
+public import Topology
+
+/// The one decision-maker of the control plane.
+///
+/// It alone changes cluster state: it reads the health monitor's snapshots, decides with the pure
+/// rules of ``DetectionPolicy`` and ``CandidateSelector``, and performs the seven steps of a
+/// failover (detection, alert, selection, promotion, routing, verification, notification), a
+/// switchover or a manual failover, one at a time. Being an actor that records the running
+/// operation before its first suspension, two operations can never overlap: a second request
+/// gets ``FailoverError/Code/conflict``.
+///
+/// Every step is journaled in the ``StateStore`` before and after; a promotion recorded there is
+/// final, so a restarted service completes an interrupted operation instead of undoing it.
+public actor RegionalFailoverService: Service {
+    /// What the admin API and the CLI show.
+    public struct Status: Sendable, Codable, Equatable {
+        public var cluster: String
+        public var state: ClusterState
+        public var writeTarget: String?
+        public var automaticFailoverPaused: Bool
+        public var runningOperation: String?
+        public var fenced: [String]
+        public var lastAutomaticFailoverAt: Date?
+    }
+
+    private let logger: Logger
+    private let monitor: HealthMonitor
+    private let store: StateStore
+    private let events: any EventSink
+    private var topology: ClusterTopology
+    private var settings: FailoverSettings
+    /// Name of a step after which the process kills itself; set only by tests of crash recovery.
+    private let faultPoint: String?
+    private let now: @Sendable () -> Date
+
+    private var writeTarget: String?
+    private var paused = false
+    private var fenced: Set<String> = []
+    /// Fenced endpoints seen up since their fencing: not fenced again until they go away and return.
+    private var fencedWhileUp: Set<String> = []
+    private var running: OperationKind?
+    private var lastAutomaticFailoverAt: Date?
+    private var lastFinishedAt: Date?
+    private var clusterState: ClusterState = .unknown
+    private var latest: HealthSnapshot?
+    /// The primary's position at its last good probe, and when: the RPO reference after a crash.
+    private var lastPrimaryPosition: (endpoint: String, lsn: LSN, at: Date)?
+    private var partitionSuspectedSince: Date?
+    private var partitionReported = false
+    private var blockedReported = false
+    private var downEndpoints: Set<String> = []
+
+    private let routingState: Mutex<RoutingTable>
+    private let routingSubscribers = Subscribers()
+
+    /// Readers of ``routingUpdates()``; a class so that a stream's termination handler can hold it.
+    private final class Subscribers: Sendable {
+        let continuations = Mutex<[UUID: AsyncStream<RoutingTable>.Continuation]>([:])
+    }
+
+    public init(
+        topology: ClusterTopology,
+        settings: FailoverSettings,
+        monitor: HealthMonitor,
+        store: StateStore,
+        events: any EventSink,
+        logger: Logger,
+        faultPoint: String? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.topology = topology
+        self.settings = settings
+        self.monitor = monitor
+        self.store = store
+        self.events = events
+        self.logger = logger
+        self.faultPoint = faultPoint
+        self.now = now
+        self.routingState = Mutex(RoutingTable(epoch: 0, writeTarget: nil, writesPaused: false, fenced: []))
+    }
+
+    private var operations: DatabaseOperations { DatabaseOperations(topology: topology, settings: settings) }
+
+    // MARK: Reading
+
+    /// The routing table as of now; readable from any thread without waiting for the actor.
+    public nonisolated var routing: RoutingTable { routingState.withLock { $0 } }
+
+    /// Every routing table from now on, starting with the current one (newest only when a reader lags).
+    public nonisolated func routingUpdates() -> AsyncStream<RoutingTable> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: RoutingTable.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        routingSubscribers.continuations.withLock { $0[id] = continuation }
+        continuation.onTermination = { [routingSubscribers] _ in
+            _ = routingSubscribers.continuations.withLock { $0.removeValue(forKey: id) }
+        }
+        continuation.yield(routing)
+        return stream
+    }
+
+    public func status() -> Status {
+        Status(
+            cluster: topology.name, state: clusterState, writeTarget: writeTarget,
+            automaticFailoverPaused: paused, runningOperation: running?.rawValue, fenced: fenced.sorted(),
+            lastAutomaticFailoverAt: lastAutomaticFailoverAt)
+    }
+
+    /// Failovers and switchovers, most recent first.
+    public func history(limit: Int = 100) async throws -> [OperationRecord] {
+        try await store.operations(limit: limit).compactMap {
+            try? JSONDecoder().decode(OperationRecord.self, from: $0.payload)
+        }
+    }
+
+    /// What a failover would do now, without doing it: who is promoted, why the others are not,
+    /// and the predicted data loss.
+    public func dryRun(region: String? = nil, endpoint: String? = nil, force: Bool = false) throws(FailoverError)
+        -> FailoverPlan
+    {
+        let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
+        guard let primary = writeTarget ?? topology.initialPrimary?.name else { throw .failed("no primary is known") }
+        let snapshot = latest ?? monitor.latest
+        return CandidateSelector.plan(
+            oldPrimary: primary, oldPrimaryPosition: knownPosition(of: primary, in: snapshot)?.lsn,
+            snapshot: snapshot, topology: topology, mode: mode)
+    }
+
+    // MARK: Commands
+
+    /// Stops automatic failovers (maintenance); manual operations still work.
+    public func pause(by actor: String) async {
+        paused = true
+        try? await store.setControl("paused", "true")
+        logger.notice("automatic failover paused", metadata: ["actor": "\(actor)"])
+        refreshState()
+    }
+
+    public func resume(by actor: String) async {
+        paused = false
+        blockedReported = false
+        try? await store.setControl("paused", nil)
+        logger.notice("automatic failover resumed", metadata: ["actor": "\(actor)"])
+        refreshState()
+    }
+
+    /// Moves the primary to `region` (its leader first) or to `endpoint`, even if the current
+    /// primary is healthy or down. `force` ignores the lag limit: it may lose data, and says so.
+    public func manualFailover(
+        region: String? = nil, endpoint: String? = nil, force: Bool = false, requestedBy: String
+    ) async throws(FailoverError) -> OperationRecord {
+        let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
+        return try await execute(
+            kind: .manualFailover, mode: mode, trigger: "manual failover requested by \(requestedBy)",
+            requestedBy: requestedBy, evidence: nil)
+    }
+
+    /// A planned change of primary with no data loss: fence, wait until the target has every byte,
+    /// re-point, promote. The write pause lasts from the fence to the routing switch.
+    public func switchover(
+        region: String? = nil, endpoint: String? = nil, requestedBy: String
+    ) async throws(FailoverError) -> OperationRecord {
+        let mode = try selectionMode(region: region, endpoint: endpoint, force: false)
+        return try await execute(
+            kind: .switchover, mode: mode, trigger: "switchover requested by \(requestedBy)",
+            requestedBy: requestedBy, evidence: nil)
+    }
+
+    /// Lifts the fence of an endpoint an operator rejoined as a standby (or stopped for good).
+    public func forgetFence(_ endpoint: String, by actor: String) async throws(FailoverError) {
+        guard topology.endpoint(named: endpoint) != nil else { throw .unknownEndpoint(endpoint) }
+        fenced.remove(endpoint)
+        fencedWhileUp.remove(endpoint)
+        try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+        publishRouting()
+        logger.notice("fence cleared", metadata: ["endpoint": "\(endpoint)", "actor": "\(actor)"])
+    }
+
+    /// Replaces the cluster file's settings (SIGHUP). The write target is kept.
+    public func reconfigure(topology: ClusterTopology, settings: FailoverSettings) {
+        self.topology = topology
+        self.settings = settings
+    }
+
+    private func selectionMode(region: String?, endpoint: String?, force: Bool) throws(FailoverError) -> SelectionMode {
+        if let endpoint {
+            guard topology.endpoint(named: endpoint) != nil else { throw .unknownEndpoint(endpoint) }
+            return .endpoint(endpoint, force: force)
+        }
+        if let region {
+            guard topology.region(named: region) != nil else { throw .unknownRegion(region) }
+            return .region(region, force: force)
+        }
+        return .automatic
+    }
+
+    // MARK: Running
+
+    public func run() async throws {
+        await restore()
+        for await snapshot in monitor.snapshots().cancelOnGracefulShutdown() {
+            await handle(snapshot)
+        }
+    }
+
+    /// Reads the control values and closes or completes what a crash interrupted.
+    private func restore() async {
+        paused = (try? await store.control("paused")) == "true"
+        writeTarget = try? await store.control("write_target")
+        fenced = Set(((try? await store.control("fenced")) ?? "").split(separator: ",").map(String.init))
+        if let text = try? await store.control("last_automatic_failover_at"), let seconds = Double(text) {
+            lastAutomaticFailoverAt = Date(timeIntervalSince1970: seconds)
+        }
+        let interrupted = (try? await store.operationsInProgress()) ?? []
+        for stored in interrupted {
+            guard var record = try? JSONDecoder().decode(OperationRecord.self, from: stored.payload) else { continue }
+            let entries = (try? await store.journal(operationID: record.id)) ?? []
+            let promoted = entries.last { $0.step == "promotion" && $0.phase == "finished" }
+            if let promoted, let newPrimary = record.newPrimary ?? promoted.detail.promotedEndpoint {
+                // The journal says a promotion happened: it is final. Route to it and finish.
+                writeTarget = newPrimary
+                record.newPrimary = newPrimary
+                record.status = "completed"
+                record.error = "the control plane restarted after promotion; routing completed on restart"
+                try? await store.setControl("write_target", newPrimary)
+                fenced.insert(record.oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            } else {
+                record.status = "abandoned"
+                record.error = "the control plane stopped before any promotion; nothing was promoted"
+                if record.step("promotion") != nil || entries.contains(where: { $0.step == "fencing" }) {
+                    // The old primary may have been fenced: lift it, it is still the primary.
+                    try? await operations.unfence(record.oldPrimary)
+                }
+            }
+            record.finishedAt = now()
+            await persist(record)
+            await journal(record.id, "recovery", "note", ["status": record.status, "reason": record.error ?? ""])
+            logger.warning(
+                "interrupted operation closed",
+                metadata: ["failover_id": "\(record.id)", "status": "\(record.status)"])
+        }
+        publishRouting()
+    }
+
+    private func handle(_ snapshot: HealthSnapshot) async {
+        latest = snapshot
+        notePrimaryPosition(snapshot)
+        reportEndpointChanges(snapshot)
+        await fenceReturnedPrimaries(snapshot)
+        if writeTarget == nil { await adoptWriteTarget(snapshot) }
+        refreshState()
+        guard running == nil, let primary = writeTarget else { return }
+
+        switch DetectionPolicy.assess(
+            primary: primary, snapshot: snapshot, topology: topology, staleness: settings.streamStaleness)
+        {
+        case .healthy, .suspect:
+            partitionSuspectedSince = nil
+            partitionReported = false
+            blockedReported = false
+        case .failed, .partitionSuspected:
+            // Ask the standbys now, all at once: the snapshot may predate the failure.
+            let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
+            let fresh = await monitor.probeNow(endpoints: others)
+            latest = fresh
+            guard running == nil, writeTarget == primary else { return }
+            let verdict = DetectionPolicy.assess(
+                primary: primary, snapshot: fresh, topology: topology, staleness: settings.streamStaleness)
+            switch verdict {
+            case .failed(let evidence):
+                partitionSuspectedSince = nil
+                await failoverAutomatically(from: primary, evidence: evidence)
+            case .partitionSuspected(let evidence):
+                notePartition(primary: primary, evidence: evidence)
+            case .healthy, .suspect:
+                break
+            }
+        }
+    }
+
+    private func failoverAutomatically(from primary: String, evidence: DetectionEvidence) async {
+        let blockedBy: String?
+        if paused {
+            blockedBy = "automatic failover is paused"
+        } else if !AntiFlapPolicy.allowsAutomaticFailover(
+            lastAutomaticFailoverAt: lastAutomaticFailoverAt, now: now(),
+            minimumInterval: settings.minimumFailoverInterval)
+        {
+            blockedBy = "the last automatic failover was less than \(settings.minimumFailoverInterval) ago"
+        } else {
+            blockedBy = nil
+        }
+        if let blockedBy {
+            if !blockedReported {
+                blockedReported = true
+                emit(
+                    .failoverBlocked, .critical, endpoint: primary,
+                    summary: "primary \(primary) is down but \(blockedBy); an operator must act",
+                    facts: ["reason": blockedBy, "failures": String(evidence.consecutiveFailures)])
+                logger.critical(
+                    "failover needed but blocked", metadata: ["endpoint": "\(primary)", "reason": "\(blockedBy)"])
+            }
+            return
+        }
+        _ = try? await execute(
+            kind: .automaticFailover, mode: .automatic,
+            trigger: "primary \(primary) failed \(evidence.consecutiveFailures) probes; standbys confirm",
+            requestedBy: nil, evidence: evidence)
+    }
+
+    private func notePartition(primary: String, evidence: DetectionEvidence) {
+        let at = now()
+        guard let since = partitionSuspectedSince else {
+            partitionSuspectedSince = at
+            return
+        }
+        // A hang looks like this for a moment (standbys notice a silent primary only after their
+        // staleness bound), so report only a suspicion that outlives that bound.
+        guard !partitionReported, at.timeIntervalSince(since) >= settings.streamStaleness.seconds else { return }
+        partitionReported = true
+        emit(
+            .partitionSuspected, .high, endpoint: primary,
+            summary:
+                "the control plane cannot reach primary \(primary), but its standbys still receive WAL from it: no failover",
+            facts: [
+                "still_receiving": evidence.stillReceiving.joined(separator: ","),
+                "lost_stream": evidence.lostStream.joined(separator: ","),
+                "last_error": evidence.lastError ?? "",
+            ])
+        logger.error("partition suspected", metadata: ["endpoint": "\(primary)"])
+    }
+
+    // MARK: The seven steps
+
+    private func execute(
+        kind: OperationKind, mode: SelectionMode, trigger: String, requestedBy: String?,
+        evidence: DetectionEvidence?
+    ) async throws(FailoverError) -> OperationRecord {
+        if let running { throw .conflict(running.rawValue.replacingOccurrences(of: "_", with: " ")) }
+        guard let oldPrimary = writeTarget ?? topology.initialPrimary?.name else {
+            throw .failed("no primary is known")
+        }
+        // Claimed before the first suspension: a reentrant request sees it and is refused.
+        running = kind
+        defer {
+            running = nil
+            refreshState()
+        }
+        publishRouting(writesPaused: true)
+        refreshState()
+
+        let startedAt = now()
+        let snapshotAtStart = latest ?? monitor.latest
+        let known = knownPosition(of: oldPrimary, in: snapshotAtStart)
+        var record = OperationRecord(
+            id: UUID().uuidString.lowercased(), kind: kind, status: "in_progress", trigger: trigger,
+            requestedBy: requestedBy, oldPrimary: oldPrimary, oldRegion: topology.endpoint(named: oldPrimary)?.region,
+            newPrimary: nil, newRegion: nil, plan: nil,
+            onsetAt: kind == .automaticFailover ? snapshotAtStart[endpoint: oldPrimary]?.lastSuccessAt : startedAt,
+            detectedAt: startedAt, finishedAt: nil, steps: [], oldPrimaryPosition: known?.lsn.description,
+            oldPrimaryPositionSource: known == nil ? "unknown" : "last_probe", promotedPosition: nil, rpoBytes: nil,
+            rtoSeconds: nil, replicationMode: topology.replication.mode.rawValue, error: nil)
+        await persist(record)
+        let operationID = record.id
+        let log = logger.with(["failover_id": "\(operationID)", "kind": "\(kind.rawValue)"])
+        log.notice("operation started", metadata: ["old_primary": "\(oldPrimary)", "trigger": "\(trigger)"])
+
+        // 1. Detection: what was seen, journaled.
+        await step(&record, "detection") {
+            var facts = ["trigger": trigger]
+            if let evidence {
+                facts["still_receiving"] = evidence.stillReceiving.joined(separator: ",")
+                facts["lost_stream"] = evidence.lostStream.joined(separator: ",")
+                facts["unreachable"] = evidence.unreachable.joined(separator: ",")
+                facts["failures"] = String(evidence.consecutiveFailures)
+            }
+            return facts
+        }
+
+        // 2. Alert: emitted, never awaited.
+        await step(&record, "alert") {
+            emit(
+                .failoverTriggered, .critical, endpoint: oldPrimary,
+                summary:
+                    "\(kind.rawValue.replacingOccurrences(of: "_", with: " ")) of \(oldPrimary) started: \(trigger)",
+                facts: ["failover_id": operationID, "trigger": trigger])
+            return ["event": ControlEvent.Kind.failoverTriggered.rawValue]
+        }
+
+        // 3. Selection.
+        let snapshot = latest ?? monitor.latest
+        let plan = CandidateSelector.plan(
+            oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology, mode: mode)
+        record.plan = plan
+        await step(&record, "selection") {
+            [
+                "candidate": plan.candidate ?? "",
+                "catch_up_from": plan.catchUpFrom ?? "",
+                "rejected": plan.rejected.map { "\($0.endpoint): \($0.reason)" }.joined(separator: "; "),
+                "reasons": plan.reasons.joined(separator: "; "),
+                "predicted_loss_bytes": plan.predictedLossBytes.map(String.init) ?? "unknown",
+            ]
+        }
+        guard let firstChoice = plan.candidate else {
+            return await fail(&record, .noCandidate(plan.rejected), log: log)
+        }
+
+        // 4. Promotion: fence, catch up, re-point, promote.
+        let ops = operations
+        var oldFinalPosition: LSN?
+        do {
+            let fenceResult = await step(&record, "fencing") { () async throws -> [String: String] in
+                do {
+                    oldFinalPosition = try await ops.fence(oldPrimary)
+                    return ["fenced": oldPrimary, "position": oldFinalPosition?.description ?? "unknown"]
+                } catch  where kind != .switchover {
+                    // A dead or hung primary cannot be fenced by SQL; it is fenced when it returns.
+                    return ["fenced": "", "unreachable": "\(error)"]
+                }
+            }
+            if case .failure(let error) = fenceResult { throw error }
+            if let command = settings.fencingCommand, kind != .switchover {
+                await step(&record, "fencing_command") {
+                    try await HookRunner.run(
+                        command, placeholders: placeholders(old: oldPrimary, new: firstChoice),
+                        timeout: settings.hookTimeout)
+                }
+            }
+            fenced.insert(oldPrimary)
+            fencedWhileUp.insert(oldPrimary)
+            try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            if let position = oldFinalPosition {
+                record.oldPrimaryPosition = position.description
+                record.oldPrimaryPositionSource = "measured"
+            }
+        } catch {
+            return await fail(&record, .failed("fencing \(oldPrimary) failed: \(error)"), log: log)
+        }
+
+        var candidate = firstChoice
+        if kind == .switchover, let target = oldFinalPosition {
+            // Zero loss: the target must hold every byte the fenced primary wrote.
+            let reached = await step(&record, "catch_up") { () async throws -> [String: String] in
+                let position = try await ops.waitForPosition(
+                    candidate, atLeast: target, timeout: settings.catchUpTimeout)
+                guard let position, position >= target else {
+                    throw FailoverError.timedOut("\(candidate) catching up to \(target)", settings.catchUpTimeout)
+                }
+                return ["target": target.description, "reached": position.description]
+            }
+            if case .failure(let error) = reached {
+                try? await ops.unfence(oldPrimary)
+                fenced.remove(oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                return await fail(&record, .failed("switchover aborted, \(oldPrimary) unfenced: \(error)"), log: log)
+            }
+        } else if let source = plan.catchUpFrom, let targetText = plan.promotedPosition, let target = LSN(targetText) {
+            let caughtUp = await step(&record, "catch_up") { () async throws -> [String: String] in
+                try await ops.repoint(candidate, to: source)
+                let position = try await ops.waitForPosition(
+                    candidate, atLeast: target, timeout: settings.catchUpTimeout)
+                guard let position, position >= target else {
+                    throw FailoverError.timedOut("\(candidate) catching up from \(source)", settings.catchUpTimeout)
+                }
+                return ["from": source, "target": target.description, "reached": position.description]
+            }
+            if case .failure = caughtUp, let fallback = plan.fallback {
+                candidate = fallback
+                await journal(record.id, "catch_up", "note", ["fallback": fallback])
+            }
+        }
+
+        // Re-point the standbys that will stream straight from the new primary before promoting it:
+        // they follow its timeline switch by themselves, and a synchronous commit on it finds them.
+        let direct = plan.followers.filter { $0.upstream == firstChoice && $0.endpoint != candidate }
+        let followers = direct.map { Follow(endpoint: $0.endpoint, upstream: candidate) }
+        await step(&record, "repoint_before_promotion") {
+            var facts: [String: String] = [:]
+            if let names = plan.synchronousStandbyNames {
+                do {
+                    try await ops.setSynchronousStandbys(candidate, names)
+                    facts["synchronous_standby_names"] = names.isEmpty ? "(none: asynchronous)" : names
+                } catch {
+                    facts["synchronous_standby_names_error"] = "\(error)"
+                }
+            }
+            facts.merge(await Self.repoint(followers, ops: ops), uniquingKeysWith: { $1 })
+            return facts
+        }
+
+        var promotedPosition: LSN?
+        var candidates = [candidate] + plan.ranked.map(\.endpoint).filter { $0 != candidate }
+        if kind == .switchover { candidates = [candidate] }
+        var promoted: String?
+        for next in candidates.prefix(3) {
+            let result = await step(&record, "promotion") { () async throws -> [String: String] in
+                promotedPosition = try await ops.promote(next)
+                return ["promoted": next, "position": promotedPosition?.description ?? "unknown"]
+            }
+            if case .success = result {
+                promoted = next
+                break
+            }
+        }
+        guard let newPrimary = promoted else {
+            return await fail(&record, .failed("no candidate could be promoted"), log: log)
+        }
+        record.newPrimary = newPrimary
+        record.newRegion = topology.endpoint(named: newPrimary)?.region
+        record.promotedPosition = promotedPosition?.description
+        if let old = record.oldPrimaryPosition.flatMap({ LSN($0) }), let new = promotedPosition {
+            record.rpoBytes = max(0, old - new)
+        }
+        await persist(record)
+        if faultPoint == "after_promotion" {
+            log.critical("fault point reached: stopping the process")
+            kill(getpid(), SIGKILL)
+        }
+
+        // 5. Routing: the new write target, the remaining standbys, hooks.
+        writeTarget = newPrimary
+        try? await store.setControl("write_target", newPrimary)
+        publishRouting(writesPaused: false)
+        let rest = plan.followers.filter { $0.upstream != firstChoice && $0.endpoint != newPrimary }
+            .map { Follow(endpoint: $0.endpoint, upstream: $0.upstream == firstChoice ? newPrimary : $0.upstream) }
+        let snapshotNow = latest ?? monitor.latest
+        let changed = rest.filter { snapshotNow[endpoint: $0.endpoint]?.upstream != $0.upstream }
+        await step(&record, "routing") {
+            var facts = ["write_target": newPrimary]
+            facts.merge(await Self.repoint(changed, ops: ops), uniquingKeysWith: { $1 })
+            for (index, hook) in settings.hooks.enumerated() {
+                do {
+                    let output = try await HookRunner.run(
+                        hook, placeholders: placeholders(old: oldPrimary, new: newPrimary),
+                        timeout: settings.hookTimeout)
+                    facts["hook_\(index)"] = output["output"] ?? ""
+                } catch {
+                    facts["hook_\(index)_error"] = "\(error)"
+                }
+            }
+            return facts
+        }
+
+        // 6. Verification: writable, standbys attached.
+        let expected = Set((followers + changed).filter { $0.upstream == newPrimary }.map(\.endpoint))
+        let verified = await step(&record, "verification") { () async throws -> [String: String] in
+            try await ops.writeProbe(newPrimary, timeout: settings.verifyTimeout)
+            let deadline = ContinuousClock.now + settings.verifyTimeout
+            var attached = try await ops.streamingStandbys(of: newPrimary)
+            while !expected.isSubset(of: attached) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+                attached = try await ops.streamingStandbys(of: newPrimary)
+            }
+            let missing = expected.subtracting(attached)
+            return [
+                "writable": "true", "attached": attached.sorted().joined(separator: ","),
+                "missing": missing.sorted().joined(separator: ","),
+            ]
+        }
+        if case .failure(let error) = verified {
+            return await fail(&record, .failed("verification of \(newPrimary) failed: \(error)"), log: log)
+        }
+        let verifiedAt = record.step("verification")?.finishedAt ?? now()
+        record.rtoSeconds = record.onsetAt.map { verifiedAt.timeIntervalSince($0) }
+
+        // 7. Notification.
+        record.status = "completed"
+        record.finishedAt = now()
+        lastFinishedAt = record.finishedAt
+        if kind == .automaticFailover {
+            lastAutomaticFailoverAt = record.finishedAt
+            try? await store.setControl(
+                "last_automatic_failover_at", String(record.finishedAt!.timeIntervalSince1970))
+        }
+        let rto = record.rtoSeconds
+        let rpo = record.rpoBytes
+        let rpoSource = record.oldPrimaryPositionSource
+        await step(&record, "notification") {
+            emit(
+                kind == .switchover ? .switchoverCompleted : .failoverCompleted, kind == .switchover ? .medium : .high,
+                endpoint: newPrimary,
+                summary: "\(newPrimary) is the primary (was \(oldPrimary)); RTO \(Self.format(rto)) s, "
+                    + "RPO \(rpo.map { "\($0) bytes" } ?? "unknown")",
+                facts: [
+                    "failover_id": operationID, "old_primary": oldPrimary, "new_primary": newPrimary,
+                    "rto_seconds": Self.format(rto), "rpo_bytes": rpo.map(String.init) ?? "unknown",
+                    "rpo_source": rpoSource,
+                ])
+            return ["rto_seconds": Self.format(rto)]
+        }
+        await persist(record)
+        log.notice(
+            "operation completed",
+            metadata: [
+                "new_primary": "\(newPrimary)", "rto_seconds": "\(Self.format(record.rtoSeconds))",
+                "rpo_bytes": "\(record.rpoBytes.map(String.init) ?? "unknown")",
+            ])
+        return record
+    }
+
+    private func fail(_ record: inout OperationRecord, _ error: FailoverError, log: Logger) async -> OperationRecord {
+        record.status = "failed"
+        record.error = error.description
+        record.finishedAt = now()
+        publishRouting(writesPaused: false)
+        emit(
+            .failoverFailed, .critical, endpoint: record.oldPrimary,
+            summary:
+                "\(record.kind.rawValue.replacingOccurrences(of: "_", with: " ")) of \(record.oldPrimary) failed: \(error)",
+            facts: ["failover_id": record.id, "error": error.description])
+        await persist(record)
+        log.error("operation failed", metadata: ["error": "\(error)"])
+        return record
+    }
+
+    /// Re-points standbys in parallel; returns per-standby outcomes for the journal.
+    private static func repoint(_ follows: [Follow], ops: DatabaseOperations) async -> [String: String] {
+        await withTaskGroup(of: (String, String).self) { group in
+            for follow in follows {
+                group.addTask {
+                    do {
+                        try await ops.repoint(follow.endpoint, to: follow.upstream)
+                        return ("repoint_\(follow.endpoint)", follow.upstream)
+                    } catch {
+                        return ("repoint_\(follow.endpoint)_error", "\(error)")
+                    }
+                }
+            }
+            var facts: [String: String] = [:]
+            for await (key, value) in group { facts[key] = value }
+            return facts
+        }
+    }
+
+    /// Runs one step: journals it before and after, times it, records it.
+    @discardableResult
+    private func step(
+        _ record: inout OperationRecord, _ name: String, _ body: () async throws -> [String: String]
+    ) async -> Result<[String: String], FailoverError> {
+        let started = now()
+        await journal(record.id, name, "started", [:])
+        var entry = StepRecord(name: name, startedAt: started, finishedAt: nil, outcome: "ok", detail: "")
+        let result: Result<[String: String], FailoverError>
+        do {
+            let facts = try await body()
+            entry.detail = Self.describe(facts)
+            result = .success(facts)
+        } catch {
+            entry.outcome = "failed"
+            entry.detail = "\(error)"
+            result = .failure(error as? FailoverError ?? .failed("\(name): \(error)"))
+        }
+        entry.finishedAt = now()
+        record.steps.append(entry)
+        var facts = (try? result.get()) ?? ["error": entry.detail]
+        facts["seconds"] = Self.format(entry.seconds)
+        await journal(record.id, name, entry.outcome == "ok" ? "finished" : "failed", facts)
+        return result
+    }
+
+    // MARK: Bookkeeping
+
+    private func persist(_ record: OperationRecord) async {
+        guard let payload = try? Self.encoder.encode(record) else { return }
+        do {
+            try await store.saveOperation(
+                StateStore.Operation(
+                    id: record.id, kind: record.kind.rawValue, status: record.status, startedAt: record.detectedAt,
+                    finishedAt: record.finishedAt, payload: payload))
+        } catch {
+            logger.error("state store write failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func journal(_ id: String, _ step: String, _ phase: String, _ facts: [String: String]) async {
+        let detail = (try? Self.encoder.encode(facts)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        do {
+            try await store.appendJournal(
+                StateStore.JournalEntry(operationID: id, step: step, phase: phase, at: now(), detail: detail))
+        } catch {
+            logger.error("journal write failed", metadata: ["error": "\(error)", "step": "\(step)"])
+        }
+    }
+
+    private func emit(
+        _ kind: ControlEvent.Kind, _ severity: ControlEvent.Severity, endpoint: String?, summary: String,
+        facts: [String: String]
+    ) {
+        let event = ControlEvent(
+            kind: kind, severity: severity, cluster: topology.name,
+            region: endpoint.flatMap { topology.endpoint(named: $0)?.region }, endpoint: endpoint, summary: summary,
+            facts: facts, at: now(), dedupKey: "\(topology.name)/\(kind.rawValue)/\(endpoint ?? "-")")
+        events.emit(event)
+    }
+
+    private func publishRouting(writesPaused: Bool? = nil) {
+        let table = routingState.withLock { table in
+            let paused = writesPaused ?? table.writesPaused
+            let fencedList = fenced.sorted()
+            if table.writeTarget != writeTarget || table.writesPaused != paused || table.fenced != fencedList {
+                table = RoutingTable(
+                    epoch: table.epoch + 1, writeTarget: writeTarget, writesPaused: paused, fenced: fencedList)
+            }
+            return table
+        }
+        for continuation in routingSubscribers.continuations.withLock({ Array($0.values) }) {
+            continuation.yield(table)
+        }
+    }
+
+    private func refreshState() {
+        let snapshot = latest ?? monitor.latest
+        let state = ClusterStateRules.state(
+            snapshot: snapshot, writeTarget: writeTarget, operationRunning: running != nil,
+            lastFailoverFinishedAt: lastFinishedAt, now: now(), hold: settings.completeStateHold)
+        if state != clusterState {
+            logger.info(
+                "cluster state changed", metadata: ["from": "\(clusterState.rawValue)", "to": "\(state.rawValue)"])
+            clusterState = state
+        }
+    }
+
+    /// The first write target: the recorded one, else the one reachable primary.
+    private func adoptWriteTarget(_ snapshot: HealthSnapshot) async {
+        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+        guard primaries.count == 1, let primary = primaries.first else { return }
+        writeTarget = primary.endpoint
+        try? await store.setControl("write_target", primary.endpoint)
+        publishRouting()
+        logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
+    }
+
+    private func notePrimaryPosition(_ snapshot: HealthSnapshot) {
+        guard let primary = writeTarget, let health = snapshot[endpoint: primary], health.reachable,
+            let lsn = health.currentLSN, let at = health.lastSuccessAt
+        else { return }
+        lastPrimaryPosition = (primary, lsn, at)
+    }
+
+    private func knownPosition(of endpoint: String, in snapshot: HealthSnapshot) -> (lsn: LSN, at: Date)? {
+        if let last = lastPrimaryPosition, last.endpoint == endpoint { return (last.lsn, last.at) }
+        guard let health = snapshot[endpoint: endpoint], let lsn = health.currentLSN else { return nil }
+        return (lsn, health.lastSuccessAt ?? now())
+    }
+
+    private func reportEndpointChanges(_ snapshot: HealthSnapshot) {
+        for health in snapshot.endpoints {
+            if health.isDown && !downEndpoints.contains(health.endpoint) {
+                downEndpoints.insert(health.endpoint)
+                emit(
+                    .endpointDown, health.endpoint == writeTarget ? .critical : .high, endpoint: health.endpoint,
+                    summary: "\(health.endpoint) (\(health.address)) failed \(health.consecutiveFailures) probes",
+                    facts: ["last_error": health.lastError ?? "", "failures": String(health.consecutiveFailures)])
+            } else if !health.isDown && health.reachable && downEndpoints.contains(health.endpoint) {
+                downEndpoints.remove(health.endpoint)
+                emit(
+                    .endpointRecovered, .low, endpoint: health.endpoint,
+                    summary: "\(health.endpoint) (\(health.address)) answers again", facts: [:])
+            }
+        }
+    }
+
+    /// An endpoint that says it is a primary but is not the write target is fenced at once and
+    /// never routed to; only an operator rejoins it.
+    private func fenceReturnedPrimaries(_ snapshot: HealthSnapshot) async {
+        for health in snapshot.endpoints where health.endpoint != writeTarget && writeTarget != nil {
+            if !health.reachable {
+                fencedWhileUp.remove(health.endpoint)
+                continue
+            }
+            guard health.role == .primary, !fencedWhileUp.contains(health.endpoint) else { continue }
+            fencedWhileUp.insert(health.endpoint)
+            fenced.insert(health.endpoint)
+            try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            publishRouting()
+            var outcome = "fenced read-only"
+            do {
+                _ = try await operations.fence(health.endpoint)
+            } catch {
+                outcome = "fencing failed: \(error)"
+            }
+            emit(
+                .oldPrimaryReturned, .critical, endpoint: health.endpoint,
+                summary:
+                    "\(health.endpoint) came back as a primary while \(writeTarget ?? "?") is the primary: \(outcome)",
+                facts: ["write_target": writeTarget ?? "", "outcome": outcome])
+            logger.critical(
+                "old primary returned", metadata: ["endpoint": "\(health.endpoint)", "outcome": "\(outcome)"])
+        }
+    }
+
+    private func placeholders(old: String, new: String) -> [String: String] {
+        let oldEndpoint = topology.endpoint(named: old)
+        let newEndpoint = topology.endpoint(named: new)
+        return [
+            "cluster": topology.name, "old_primary": old, "new_primary": new,
+            "old_host": oldEndpoint?.host ?? "", "old_port": oldEndpoint.map { String($0.port) } ?? "",
+            "new_host": newEndpoint?.host ?? "", "new_port": newEndpoint.map { String($0.port) } ?? "",
+        ]
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static func describe(_ facts: [String: String]) -> String {
+        facts.sorted { $0.key < $1.key }.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }
+            .joined(separator: " ")
+    }
+
+    static func format(_ seconds: Double?) -> String {
+        seconds.map { String(format: "%.3f", $0) } ?? "unknown"
+    }
+}
+
+extension String {
+    /// The endpoint a promotion journal entry names (its `promoted` fact).
+    fileprivate var promotedEndpoint: String? {
+        guard let data = data(using: .utf8),
+            let facts = try? JSONDecoder().decode([String: String].self, from: data)
+        else { return nil }
+        return facts["promoted"]
+    }
+}
+
+extension Logger {
+    fileprivate func with(_ metadata: Logger.Metadata) -> Logger {
+        var copy = self
+        for (key, value) in metadata { copy[metadataKey: key] = value }
+        return copy
+    }
+}
