@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "failoverctl", targets: ["failoverctl"]),
+        .executable(name: "failoverd", targets: ["failoverd"]),
         .library(name: "Topology", targets: ["Topology"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "Lab", targets: ["Lab"]),
@@ -95,6 +96,17 @@ let package = Package(
             swiftSettings: ownTargetSettings
         ),
         .executableTarget(
+            name: "failoverd",
+            dependencies: [
+                "Topology", "Health", "Failover", "StateStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
+        .executableTarget(
             name: "failoverctl",
             dependencies: [
                 "Topology", "Postgres", "Lab",
@@ -124,7 +136,7 @@ let package = Package(
         // Real PostgreSQL 15 servers on 127.0.0.1, started by the Lab harness.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Postgres", "Lab", "Topology", "Health"],
+            dependencies: ["Postgres", "Lab", "Topology", "Health", "Failover", "StateStore"],
             swiftSettings: ownTargetSettings
         ),
     ]

@@ -1,3 +1,5 @@
+public import Topology
+
 /// How the failover service behaves; read from the cluster file's `failover:` section.
 public struct FailoverSettings: Sendable, Equatable {
     /// A standby still counts as receiving from the primary while its WAL receiver is `streaming`
@@ -53,5 +55,14 @@ public struct FailoverSettings: Sendable, Equatable {
         self.fencingCommand = fencingCommand
         self.rejoinCommand = rejoinCommand
         self.hookTimeout = hookTimeout
+    }
+
+    /// The settings a cluster file's `failover:` section asks for; the rest keep their defaults.
+    public init(policy: FailoverPolicy) {
+        self.init(
+            streamStaleness: policy.streamStaleness, minimumFailoverInterval: policy.minimumInterval,
+            catchUpTimeout: policy.catchUpTimeout, promoteTimeout: policy.promoteTimeout,
+            verifyTimeout: policy.verifyTimeout, hooks: policy.hooks, fencingCommand: policy.fencingCommand,
+            rejoinCommand: policy.rejoinCommand, hookTimeout: policy.commandTimeout)
     }
 }

@@ -302,6 +302,9 @@ public final class LabCluster: Sendable {
             // Default 5 s: a promotion that arrives just after the stream broke would wait that long.
             "wal_retrieve_retry_interval = '50ms'",
             "wal_receiver_status_interval = '1s'",
+            // A standby asks a silent upstream for a reply after half of this: a live primary answers
+            // within about 1 s, so the control plane can tell a partition from a dead primary.
+            "wal_receiver_timeout = '2s'",
             // Lab data is disposable; kill -9 keeps the page cache, so crash tests stay meaningful.
             "fsync = off",
             "shared_buffers = '32MB'",

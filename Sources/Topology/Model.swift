@@ -14,6 +14,8 @@ public struct ClusterTopology: Sendable, Equatable {
     public var defaults: HealthSettings
     /// Regions in file order.
     public var regions: [Region]
+    /// How failures are detected and handled (the `failover:` section).
+    public var failover: FailoverPolicy
 
     public init(
         name: String,
@@ -21,7 +23,8 @@ public struct ClusterTopology: Sendable, Equatable {
         connection: ConnectionSettings,
         replication: ReplicationSettings,
         defaults: HealthSettings,
-        regions: [Region]
+        regions: [Region],
+        failover: FailoverPolicy = FailoverPolicy()
     ) {
         self.name = name
         self.sourceFile = sourceFile
@@ -29,6 +32,7 @@ public struct ClusterTopology: Sendable, Equatable {
         self.replication = replication
         self.defaults = defaults
         self.regions = regions
+        self.failover = failover
     }
 
     /// Regions ordered highest priority first; the first is where the primary starts.

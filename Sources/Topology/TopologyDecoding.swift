@@ -1,6 +1,11 @@
 /// Decodes the node tree into a ``ClusterTopology``, then checks the rules that span several keys.
 struct TopologyDecoding {
-    private static let topKeys = ["cluster", "connection", "replication", "defaults", "regions"]
+    private static let topKeys = ["cluster", "connection", "replication", "defaults", "regions", "failover"]
+    private static let failoverDurationKeys = [
+        "fast_reprobe_interval", "stream_staleness", "min_failover_interval", "catch_up_timeout", "promote_timeout",
+        "verify_timeout", "command_timeout",
+    ]
+    private static let failoverKeys = failoverDurationKeys + ["hooks", "fencing_command", "rejoin_command"]
     private static let connectionKeys = ["user", "database", "password", "sslmode", "connect_timeout"]
     private static let replicationKeys = ["mode", "synchronous_standbys", "synchronous_count"]
     private static let overrideKeys = [
@@ -98,6 +103,7 @@ struct TopologyDecoding {
         let replication =
             top["replication"].flatMap { decodeReplication($0, path: "replication", regions: regions) }
             ?? ReplicationSettings()
+        let failover = top["failover"].flatMap { decodeFailover($0, path: "failover") } ?? FailoverPolicy()
 
         guard decoder.diagnostics.diagnostics.isEmpty, let name else {
             return nil
@@ -129,7 +135,8 @@ struct TopologyDecoding {
             connection: connection,
             replication: replication,
             defaults: defaults.settings,
-            regions: built
+            regions: built,
+            failover: failover
         )
     }
 
@@ -147,6 +154,50 @@ struct TopologyDecoding {
     }
 
     // MARK: Sections
+
+    private func decodeFailover(_ node: YAMLNode, path: String) -> FailoverPolicy? {
+        guard
+            let fields = decoder.mapping(
+                node, path: path, allowed: Self.failoverKeys, example: "failover: { min_failover_interval: 5m }")
+        else {
+            return nil
+        }
+        var policy = FailoverPolicy()
+        let durations: [(String, WritableKeyPath<FailoverPolicy, Duration>)] = [
+            ("fast_reprobe_interval", \.fastReprobeInterval), ("stream_staleness", \.streamStaleness),
+            ("min_failover_interval", \.minimumInterval), ("catch_up_timeout", \.catchUpTimeout),
+            ("promote_timeout", \.promoteTimeout), ("verify_timeout", \.verifyTimeout),
+            ("command_timeout", \.commandTimeout),
+        ]
+        for (key, field) in durations {
+            if let value = fields[key],
+                let duration = decoder.duration(
+                    value, path: fields.path(key), key: key, positive: key != "min_failover_interval")
+            {
+                policy[keyPath: field] = duration
+            }
+        }
+        if let value = fields["hooks"],
+            let items = decoder.sequence(
+                value, path: fields.path("hooks"), example: "hooks: [\"/usr/local/bin/update-dns {new_host}\"]")
+        {
+            policy.hooks = items.enumerated().compactMap { index, item in
+                decoder.string(
+                    item, path: "\(fields.path("hooks"))[\(index)]", example: "/usr/local/bin/update-dns {new_host}")
+            }
+        }
+        for (key, field) in [
+            ("fencing_command", \FailoverPolicy.fencingCommand), ("rejoin_command", \FailoverPolicy.rejoinCommand),
+        ] {
+            if let value = fields[key],
+                let command = decoder.string(
+                    value, path: fields.path(key), example: "\(key): /usr/local/bin/script {endpoint}")
+            {
+                policy[keyPath: field] = command
+            }
+        }
+        return policy
+    }
 
     private func decodeConnection(_ node: YAMLNode, path: String) -> ConnectionSettings? {
         guard

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Failover
+import Foundation
+import Health
+import Logging
+import ServiceLifecycle
+import StateStore
+import Topology
+import UnixSignals
+
+/// The failover daemon: watches the cluster of a cluster file and fails over when its primary dies.
+@main
+struct Failoverd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "failoverd",
+        abstract: "Watch a multi-region PostgreSQL cluster and move writes to the best standby when the primary fails.",
+        discussion: """
+            Signals: SIGTERM and SIGINT stop gracefully (the running step finishes and is journaled); \
+            SIGHUP reloads the cluster file (validated first; on error the old configuration stays).
+            """
+    )
+
+    @Option(help: "Cluster file (YAML).")
+    var config = "regions/lab.yaml"
+
+    @Option(help: "State store (SQLite) path: journal, history, events.")
+    var state = ".failoverd/state.sqlite"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "failoverd")
+        let topology: ClusterTopology
+        do {
+            topology = try TopologyLoader.load(path: config)
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(1)
+        }
+        let store = try StateStore(path: state)
+        let monitor = HealthMonitor(
+            topology: topology,
+            options: HealthMonitor.Options(fastReprobeInterval: topology.failover.fastReprobeInterval),
+            logger: Logger(label: "failoverd.health"))
+        let events = EventLog(store: store, logger: Logger(label: "failoverd.events"))
+        let service = RegionalFailoverService(
+            topology: topology, settings: FailoverSettings(policy: topology.failover), monitor: monitor, store: store,
+            events: events, logger: Logger(label: "failoverd.failover"),
+            faultPoint: ProcessInfo.processInfo.environment["FAILOVERD_FAULT_POINT"])
+        let reloader = ConfigurationReloader(path: config, monitor: monitor, service: service, logger: logger)
+
+        logger.notice(
+            "failoverd starting",
+            metadata: [
+                "cluster": "\(topology.name)", "endpoints": "\(topology.allEndpoints.count)", "state": "\(state)",
+            ])
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: events), .init(service: monitor), .init(service: service),
+                    .init(service: reloader),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// Reloads the cluster file on SIGHUP: validated first; on error the running configuration stays.
+struct ConfigurationReloader: Service {
+    let path: String
+    let monitor: HealthMonitor
+    let service: RegionalFailoverService
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            do {
+                let topology = try TopologyLoader.load(path: path)
+                monitor.reconfigure(topology: topology)
+                await service.reconfigure(topology: topology, settings: FailoverSettings(policy: topology.failover))
+                logger.notice("configuration reloaded", metadata: ["file": "\(path)"])
+            } catch {
+                logger.error(
+                    "configuration reload failed; keeping the running configuration",
+                    metadata: ["file": "\(path)", "errors": "\(error.diagnostics.count)"])
+                for diagnostic in error.diagnostics { logger.error("\(diagnostic.description)") }
+            }
+        }
+    }
+}
