@@ -127,6 +127,11 @@ let package = Package(
             dependencies: ["Health", "Topology", "Postgres"],
             swiftSettings: ownTargetSettings
         ),
+        .testTarget(
+            name: "FailoverTests",
+            dependencies: ["Failover", "Health", "Topology", "Postgres", "StateStore"],
+            swiftSettings: ownTargetSettings
+        ),
         // Each C library called for real.
         .testTarget(
             name: "CLibraryTests",
