@@ -45,12 +45,13 @@ public enum DetectionPolicy {
         if !health.isDown {
             return health.consecutiveFailures > 0 ? .suspect(failures: health.consecutiveFailures) : .healthy
         }
-        // The standbys that stream, or should stream, straight from the primary.
+        // The standbys that stream straight from the primary, or would if they could: one whose
+        // receiver names another endpoint (a cascade) says nothing about the primary.
         let direct = snapshot.endpoints.filter { standby in
-            standby.endpoint != primary
-                && (standby.upstream == primary
-                    || ReplicationLayout.expectedUpstream(
-                        of: standby.endpoint, primary: primary, topology: topology, snapshot: snapshot) == primary)
+            guard standby.endpoint != primary else { return false }
+            if let upstream = standby.upstream { return upstream == primary }
+            return ReplicationLayout.expectedUpstream(
+                of: standby.endpoint, primary: primary, topology: topology, snapshot: snapshot) == primary
         }
         var evidence = DetectionEvidence(
             consecutiveFailures: health.consecutiveFailures, lastError: health.lastError,
@@ -72,9 +73,13 @@ public enum DetectionPolicy {
         return .failed(evidence)
     }
 
-    /// Streaming from `primary`, with a message from it younger than `staleness`.
+    /// Streaming from `primary`, with a message from it younger than `staleness`. A sender that is no
+    /// endpoint of the file (the standby reaches the primary by another address than the control
+    /// plane does) counts as the primary: a direct standby has no other upstream.
     static func isReceiving(_ standby: EndpointHealth, from primary: String, staleness: Duration) -> Bool {
-        guard let receiver = standby.walReceiver, receiver.status == "streaming", standby.upstream == primary else {
+        guard let receiver = standby.walReceiver, receiver.status == "streaming",
+            standby.upstream == primary || standby.upstream == nil
+        else {
             return false
         }
         guard let age = receiver.lastMessageReceiptAge else { return false }

@@ -27,9 +27,7 @@ public final class EventLog: EventSink, Service {
     }
 
     public func run() async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
+        let encoder = OperationRecord.encoder()
         await withGracefulShutdownHandler {
             for await event in stream {
                 logger.log(

@@ -93,6 +93,33 @@ public struct OperationRecord: Sendable, Codable, Equatable {
 
     /// The step named `name`, if it ran.
     public func step(_ name: String) -> StepRecord? { steps.last { $0.name == name } }
+
+    /// How records (and events) are stored: ISO 8601 dates with milliseconds, sorted keys.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(timestampStyle))
+        }
+        return encoder
+    }
+
+    /// Reads what ``encoder()`` wrote.
+    public static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = (try? timestampStyle.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }
+
+    private static let timestampStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// Something operators should hear about. The alerting pipeline delivers these; the service only

@@ -116,7 +116,7 @@ public actor RegionalFailoverService: Service {
     /// Failovers and switchovers, most recent first.
     public func history(limit: Int = 100) async throws -> [OperationRecord] {
         try await store.operations(limit: limit).compactMap {
-            try? JSONDecoder().decode(OperationRecord.self, from: $0.payload)
+            try? OperationRecord.decoder().decode(OperationRecord.self, from: $0.payload)
         }
     }
 
@@ -220,7 +220,9 @@ public actor RegionalFailoverService: Service {
         }
         let interrupted = (try? await store.operationsInProgress()) ?? []
         for stored in interrupted {
-            guard var record = try? JSONDecoder().decode(OperationRecord.self, from: stored.payload) else { continue }
+            guard var record = try? OperationRecord.decoder().decode(OperationRecord.self, from: stored.payload) else {
+                continue
+            }
             let entries = (try? await store.journal(operationID: record.id)) ?? []
             let promoted = entries.last { $0.step == "promotion" && $0.phase == "finished" }
             if let promoted, let newPrimary = record.newPrimary ?? promoted.detail.promotedEndpoint {
@@ -251,6 +253,9 @@ public actor RegionalFailoverService: Service {
     }
 
     private func handle(_ snapshot: HealthSnapshot) async {
+        // While the process stops, probes end with cancellation errors: they say nothing about the
+        // databases, and no decision may be taken on them.
+        guard !Task.isCancelled else { return }
         latest = snapshot
         notePrimaryPosition(snapshot)
         reportEndpointChanges(snapshot)
@@ -270,6 +275,7 @@ public actor RegionalFailoverService: Service {
             // Ask the standbys now, all at once: the snapshot may predate the failure.
             let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
             let fresh = await monitor.probeNow(endpoints: others)
+            guard !Task.isCancelled else { return }
             latest = fresh
             guard running == nil, writeTarget == primary else { return }
             let verdict = DetectionPolicy.assess(
@@ -480,7 +486,11 @@ public actor RegionalFailoverService: Service {
 
         // Re-point the standbys that will stream straight from the new primary before promoting it:
         // they follow its timeline switch by themselves, and a synchronous commit on it finds them.
-        let direct = plan.followers.filter { $0.upstream == firstChoice && $0.endpoint != candidate }
+        // Only standbys that answer now: a dead one costs a timeout and can attach later.
+        let reachable = Set(snapshot.endpoints.filter(\.isHealthy).map(\.endpoint))
+        let direct = plan.followers.filter {
+            $0.upstream == firstChoice && $0.endpoint != candidate && reachable.contains($0.endpoint)
+        }
         let followers = direct.map { Follow(endpoint: $0.endpoint, upstream: candidate) }
         await step(&record, "repoint_before_promotion") {
             var facts: [String: String] = [:]
@@ -529,8 +539,10 @@ public actor RegionalFailoverService: Service {
         writeTarget = newPrimary
         try? await store.setControl("write_target", newPrimary)
         publishRouting(writesPaused: false)
-        let rest = plan.followers.filter { $0.upstream != firstChoice && $0.endpoint != newPrimary }
-            .map { Follow(endpoint: $0.endpoint, upstream: $0.upstream == firstChoice ? newPrimary : $0.upstream) }
+        let rest = plan.followers.filter {
+            $0.upstream != firstChoice && $0.endpoint != newPrimary && reachable.contains($0.endpoint)
+        }
+        .map { Follow(endpoint: $0.endpoint, upstream: $0.upstream == firstChoice ? newPrimary : $0.upstream) }
         let snapshotNow = latest ?? monitor.latest
         let changed = rest.filter { snapshotNow[endpoint: $0.endpoint]?.upstream != $0.upstream }
         await step(&record, "routing") {
@@ -807,12 +819,7 @@ public actor RegionalFailoverService: Service {
         ]
     }
 
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
+    private static let encoder = OperationRecord.encoder()
 
     static func describe(_ facts: [String: String]) -> String {
         facts.sorted { $0.key < $1.key }.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }

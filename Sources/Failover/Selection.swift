@@ -187,7 +187,8 @@ public enum CandidateSelector {
             else { return nil }
             return Follow(endpoint: endpoint.name, upstream: upstream)
         }
-        plan.synchronousStandbyNames = synchronousStandbyNames(for: newPrimary, topology: topology)
+        plan.synchronousStandbyNames = synchronousStandbyNames(
+            for: newPrimary, topology: topology, snapshot: snapshot, excluding: unavailable)
         if plan.synchronousStandbyNames == "" {
             reasons.append("no configured synchronous standby remains: replication becomes asynchronous")
         }
@@ -220,11 +221,16 @@ public enum CandidateSelector {
         return "a replica of \(region); no region leader is eligible"
     }
 
-    /// The configured synchronous standbys other than `newPrimary`, as `ANY n (...)`; "" when none
-    /// remain; nil when replication is asynchronous.
-    static func synchronousStandbyNames(for newPrimary: String, topology: ClusterTopology) -> String? {
+    /// The configured synchronous standbys other than `newPrimary` that are healthy now, as
+    /// `ANY n (...)`; "" when none remain (every commit would otherwise wait forever for a standby
+    /// that is gone); nil when replication is asynchronous.
+    static func synchronousStandbyNames(
+        for newPrimary: String, topology: ClusterTopology, snapshot: HealthSnapshot, excluding unavailable: Set<String>
+    ) -> String? {
         guard topology.replication.mode == .synchronous else { return nil }
-        let remaining = topology.replication.synchronousStandbys.filter { $0 != newPrimary }
+        let remaining = topology.replication.synchronousStandbys.filter { name in
+            name != newPrimary && !unavailable.contains(name) && snapshot[endpoint: name]?.isHealthy == true
+        }
         guard !remaining.isEmpty else { return "" }
         let count = min(topology.replication.synchronousCount, remaining.count)
         return "ANY \(count) (\(remaining.map { "\"\($0)\"" }.joined(separator: ", ")))"

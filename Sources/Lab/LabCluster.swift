@@ -99,6 +99,18 @@ public final class LabCluster: Sendable {
         return node
     }
 
+    /// Sends `signal` to every process of the server `name`: its postmaster and all its children
+    /// (each child is its own process group, so a group signal would miss them). `SIGSTOP` here
+    /// hangs the whole server, where a `SIGSTOP` of the postmaster alone leaves running sessions
+    /// and WAL streaming alive.
+    public func signalServer(_ name: String, _ signal: Int32) throws(LabError) {
+        let pid = node(name).pid
+        // The postmaster first: stopped, it cannot fork a child that would escape the signal.
+        for target in [pid] + Processes.children(of: pid) where kill(target, signal) != 0 && target == pid {
+            throw .command("kill", "signal \(signal) to \(name) (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Sends `signal` (SIGSTOP, SIGCONT, SIGKILL...) to the postmaster of `name`.
     public func signal(_ name: String, _ signal: Int32) throws(LabError) {
         let pid = node(name).pid
@@ -307,9 +319,13 @@ public final class LabCluster: Sendable {
             "wal_receiver_timeout = '2s'",
             // Lab data is disposable; kill -9 keeps the page cache, so crash tests stay meaningful.
             "fsync = off",
+            // pg_rewind needs it (or data checksums) to rejoin an old primary as a standby.
+            "wal_log_hints = on",
             "shared_buffers = '32MB'",
             "max_connections = 50",
             "log_line_prefix = '%m [%p] '",
+            // An old primary rejoining as a standby may carry a fence; as a standby it needs none.
+            "default_transaction_read_only = off",
         ]
         if let upstream = spec.upstream.map(node) {
             settings.append(
@@ -371,6 +387,55 @@ public final class LabCluster: Sendable {
             ["-h", node.host, "-p", String(node.port), "-U", user, "-d", "postgres", "-XAtq", "-c", statement],
             environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": String(seconds)],
             scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout)
+    }
+
+    // MARK: Restarting
+
+    /// Starts the server of `name` again after it stopped or was killed (same data, same port).
+    public func restart(_ name: String) throws(LabError) {
+        let node = node(name)
+        try Processes.stop(node.pid)
+        try relaunch(node)
+    }
+
+    /// Makes `name` (typically an old primary) a standby of `upstream`: stops it, rewinds it onto
+    /// `upstream`'s timeline with `pg_rewind` (a no-op when it has not diverged), writes
+    /// `standby.signal` and a `primary_conninfo`, starts it and waits until it streams.
+    /// This is the lab's rejoin procedure, what an operator's rejoin command does on a real host.
+    public func rejoin(_ name: String, upstream upstreamName: String) throws(LabError) {
+        var node = node(name)
+        let upstream = self.node(upstreamName)
+        // pg_rewind reads the source's timeline from pg_control, which a just-promoted server
+        // updates only at its next checkpoint: without one it sees no divergence and skips the rewind.
+        _ = try sql(upstreamName, "CHECKPOINT")
+        try Processes.stop(node.pid)
+        try Processes.run(
+            "\(binDirectory)/pg_rewind",
+            [
+                "--target-pgdata=\(node.dataDirectory)",
+                "--source-server=host=\(upstream.host) port=\(upstream.port) user=\(user) dbname=postgres",
+            ],
+            environment: ["PGPASSWORD": password], logPath: node.logPath, timeout: .seconds(120))
+        let signal = "\(node.dataDirectory)/standby.signal"
+        _ = FileManager.default.createFile(atPath: signal, contents: Data())
+        try Processes.giveToServerUser(signal)
+        // pg_rewind copied the upstream's configuration files: restate this node's own settings.
+        let spec = LabNodeSpec(name: node.name, region: node.region, port: node.port, upstream: upstreamName)
+        try appendSettings(for: spec, dataDirectory: node.dataDirectory)
+        node.upstream = upstreamName
+        try relaunch(node)
+        try waitUntilStreaming(self.node(name), timeout: .seconds(30))
+    }
+
+    /// Starts `node`'s postmaster and records its new PID.
+    private func relaunch(_ node: LabNode) throws(LabError) {
+        var node = node
+        node.pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", node.dataDirectory], logPath: node.logPath)
+        let updated = node
+        running.withLock { nodes in
+            if let index = nodes.firstIndex(where: { $0.name == updated.name }) { nodes[index] = updated }
+        }
+        try waitUntilReady(node, timeout: .seconds(60))
     }
 
     // MARK: Stopping

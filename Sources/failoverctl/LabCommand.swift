@@ -8,7 +8,7 @@ struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Start, inspect and stop a lab of real PostgreSQL 15 servers on 127.0.0.1.",
-        subcommands: [Up.self, Status.self, Down.self]
+        subcommands: [Up.self, Status.self, Down.self, Rejoin.self]
     )
 
     struct Options: ParsableArguments {
@@ -73,6 +73,31 @@ struct LabCommand: ParsableCommand {
 
         func run() throws {
             try printStatus(of: options.attach())
+        }
+    }
+
+    struct Rejoin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an endpoint (an old primary) a standby of another: stop, pg_rewind, start streaming.",
+            discussion: "The lab's rejoin procedure; a cluster file's failover.rejoin_command can call it.")
+
+        @OptionGroup var options: Options
+
+        @Argument(help: "The endpoint to rejoin.")
+        var endpoint: String
+
+        @Option(help: "The endpoint it streams from afterwards (normally the current primary).")
+        var upstream: String
+
+        func run() throws {
+            let lab = try options.attach()
+            for name in [endpoint, upstream] where !lab.nodes.contains(where: { $0.name == name }) {
+                printError("the lab has no endpoint named \(name)")
+                throw ExitCode(1)
+            }
+            try lab.rejoin(endpoint, upstream: upstream)
+            try lab.save(to: options.statePath)
+            try printStatus(of: lab)
         }
     }
 

@@ -1,0 +1,59 @@
+import Foundation
+import Postgres
+import Synchronization
+
+/// A client that commits single-row inserts into `w(id)` as fast as it can, finding the writable
+/// server among `ports` and reconnecting every 50 ms after an error, as an application would.
+/// Returns the ids whose commit was acknowledged.
+final class ContinuousWriter: Sendable {
+    private let ports: [Int]
+    private let password: String
+    private let stopped = Atomic<Bool>(false)
+
+    init(ports: [Int], password: String) {
+        self.ports = ports
+        self.password = password
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    func run(for limit: Duration) async -> [Int] {
+        let deadline = ContinuousClock.now + limit
+        var acknowledged: [Int] = []
+        var next = 1
+        while !stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
+            guard let connection = await writableConnection() else {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            defer { connection.close() }
+            while !stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
+                do {
+                    _ = try await connection.query("insert into w values ($1)", [String(next)], timeout: .seconds(2))
+                    acknowledged.append(next)
+                    next += 1
+                } catch {
+                    // The id may or may not have been written; never reuse it.
+                    next += 1
+                    break
+                }
+            }
+        }
+        return acknowledged
+    }
+
+    private func writableConnection() async -> PostgresConnection? {
+        for port in ports {
+            let configuration = PostgresConfiguration(
+                host: "127.0.0.1", port: port, password: password, sslMode: "disable", applicationName: "writer")
+            guard let connection = try? await PostgresConnection.connect(configuration, timeout: .milliseconds(300))
+            else { continue }
+            let answer = try? await connection.query(
+                "select pg_is_in_recovery() or current_setting('default_transaction_read_only')::bool as readonly",
+                timeout: .milliseconds(500))
+            if answer?.first?.bool("readonly") == false { return connection }
+            connection.close()
+        }
+        return nil
+    }
+}
