@@ -90,7 +90,7 @@ enum Charts {
         ]
         svg.append(
             "<text x=\"\(left - 6)\" y=\"\(fmt(top + 4))\" text-anchor=\"end\" font-size=\"11\" fill=\"#57606a\">"
-                + "\(HTMLExport.escape(Formatting.bytes(Int64(maxBytes)))) B</text>"
+                + "\(HTMLExport.escape(Formatting.compactBytes(Int64(maxBytes))))</text>"
                 + "<text x=\"\(left - 6)\" y=\"\(fmt(height - bottom + 4))\" text-anchor=\"end\" font-size=\"11\" "
                 + "fill=\"#57606a\">0 B</text>")
         svg.append(axes(left: left, right: right, top: top, bottom: height - bottom))
@@ -150,21 +150,28 @@ enum Charts {
             svg.append(
                 "<rect class=\"phase\" x=\"\(fmt(cursor))\" y=\"8\" width=\"\(fmt(max(segment, 1)))\" height=\"26\" "
                     + "fill=\"\(color)\"><title>\(phase.name): \(Formatting.seconds(seconds)) s</title></rect>")
-            if segment > 70 {
+            // A label only where it fits (about 6.5 px per character at 11 px); the legend names all.
+            let full = "\(phase.name) \(Formatting.duration(seconds))"
+            let label = [full, phase.name].first { Double($0.count) * 6.5 + 8 <= segment }
+            if let label {
                 svg.append(
                     "<text x=\"\(fmt(cursor + 4))\" y=\"26\" font-size=\"11\" fill=\"#fff\">"
-                        + "\(phase.name) \(HTMLExport.escape(Formatting.duration(seconds)))</text>")
+                        + "\(HTMLExport.escape(label))</text>")
             }
             cursor += segment
         }
+        svg.append(
+            "<text x=\"\(left)\" y=\"46\" font-size=\"10\" fill=\"#57606a\">onset</text>"
+                + "<text x=\"\(fmt(width - right))\" y=\"46\" font-size=\"10\" fill=\"#57606a\" text-anchor=\"end\">"
+                + "verified after \(HTMLExport.escape(Formatting.duration(total)))</text>")
         // A legend below, so that short phases are named too.
         var legendX = left
         for phase in event.phases {
             let color = phaseColors[phase.name] ?? "#8c959f"
             let label = "\(phase.name) \(phase.seconds.map { Formatting.duration($0) } ?? "—")"
             svg.append(
-                "<rect x=\"\(fmt(legendX))\" y=\"50\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
-                    + "<text x=\"\(fmt(legendX + 14))\" y=\"59\" font-size=\"11\">\(HTMLExport.escape(label))</text>")
+                "<rect x=\"\(fmt(legendX))\" y=\"56\" width=\"10\" height=\"10\" fill=\"\(color)\"/>"
+                    + "<text x=\"\(fmt(legendX + 14))\" y=\"65\" font-size=\"11\">\(HTMLExport.escape(label))</text>")
             legendX += 190
         }
         svg.append("</svg>")

@@ -51,7 +51,8 @@ public enum EventReportBuilder {
             phases: phases,
             steps: steps.map {
                 StepReport(
-                    name: $0.name, startedAt: $0.startedAt, finishedAt: $0.finishedAt, seconds: $0.seconds,
+                    name: $0.name, startedAt: $0.startedAt, finishedAt: $0.finishedAt,
+                    seconds: Formatting.rounded(optional: $0.seconds),
                     outcome: $0.outcome, detail: Redactor.scrub($0.detail))
             },
             rto: rto,
@@ -134,7 +135,8 @@ public enum EventReportBuilder {
             let end = instants[index + 1]
             let seconds: Double? =
                 if let start, let end { end.timeIntervalSince(start) } else { nil }
-            return PhaseReport(name: name, startedAt: start, finishedAt: end, seconds: seconds)
+            return PhaseReport(
+                name: name, startedAt: start, finishedAt: end, seconds: Formatting.rounded(optional: seconds))
         }
     }
 
@@ -144,7 +146,7 @@ public enum EventReportBuilder {
         let target = targets.rtoSeconds
         if record.status == "completed", let verified = timeline.verifiedAt {
             let method: RTOReport.Method = timeline.onsetAt == nil ? .fromDetection : .fromOnset
-            let seconds = verified.timeIntervalSince(timeline.onsetAt ?? timeline.detectedAt)
+            let seconds = Formatting.rounded(verified.timeIntervalSince(timeline.onsetAt ?? timeline.detectedAt))
             let status: TargetStatus
             if seconds > target {
                 status = .breached
@@ -214,7 +216,7 @@ public enum EventReportBuilder {
         if bytes == 0, let sinceProbe {
             // Everything up to the last good probe reached the new primary; anything lost was written
             // after that probe and before detection.
-            report.estimatedSeconds = max(0, sinceProbe)
+            report.estimatedSeconds = Formatting.rounded(max(0, sinceProbe))
             report.estimateKind = .upperBound
             report.status = sinceProbe <= target ? .met : .unknown
             report.meaning =

@@ -29,7 +29,7 @@ public enum HTMLExport {
             for (index, event) in report.events.enumerated() {
                 body.append(
                     "<tr><td><a href=\"#event-\(escape(event.id))\">\(index + 1)</a></td>"
-                        + "<td>\(escape(Formatting.date(event.timeline.detectedAt)))</td>"
+                        + "<td class=\"when\">\(escape(Formatting.date(event.timeline.detectedAt)))</td>"
                         + "<td>\(escape(event.kind))</td><td class=\"\(escape(event.outcome))\">\(escape(event.outcome))</td>"
                         + "<td>\(escape(SummaryLines.move(event)))</td>"
                         + "<td class=\"\(event.rto.status.rawValue)\">\(escape(SummaryLines.rto(event)))</td>"
@@ -131,7 +131,7 @@ public enum HTMLExport {
         td.met{color:#116329}td.breached,td.failed,td.abandoned{color:#a40e26;font-weight:600}
         dl{display:grid;grid-template-columns:12rem 1fr;gap:.2rem .8rem;margin:.5rem 0}dt{font-weight:600}dd{margin:0}
         svg{display:block;max-width:100%;height:auto}svg text{font-family:inherit}
-        .event{border-top:1px solid #d0d7de;margin-top:1.5rem}tr.rejected td{color:#57606a}
+        .event{border-top:1px solid #d0d7de;margin-top:1.5rem}tr.rejected td{color:#57606a}td.when{white-space:nowrap}
         @media print{body{margin:0;max-width:none;font-size:10pt}section{break-inside:avoid}.event{break-before:auto}
         details>summary{display:none}a{color:inherit;text-decoration:none}}
         """

@@ -56,9 +56,19 @@ enum Formatting {
 
     /// ISO 8601 in UTC with milliseconds, e.g. `2025-01-02T03:04:05.678Z`.
     static func date(_ date: Date) -> String {
-        date.formatted(
-            Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: TimeZone(identifier: "UTC")!))
+        // Rounded to the millisecond here rather than truncated by the formatter, so that a date read
+        // back from an export prints the same.
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (whole, fraction) = milliseconds.quotientAndRemainder(dividingBy: 1000)
+        let second = Date(timeIntervalSince1970: Double(fraction < 0 ? whole - 1 : whole))
+        let text = second.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!))
+        return String(text.dropLast()) + String(format: ".%03dZ", fraction < 0 ? fraction + 1000 : fraction)
     }
+
+    /// Seconds rounded to the microsecond: differences of dates carry binary noise below it.
+    static func rounded(_ seconds: Double) -> Double { (seconds * 1_000_000).rounded() / 1_000_000 }
+
+    static func rounded(optional seconds: Double?) -> Double? { seconds.map { rounded($0) } }
 
     static func date(_ value: Date?, unknown: String = "") -> String {
         value.map { date($0) } ?? unknown
@@ -73,6 +83,15 @@ enum Formatting {
             grouped.append(character)
         }
         return value < 0 ? "-" + grouped : grouped
+    }
+
+    /// A byte count in the largest binary unit that keeps it at least 1, e.g. `1.0 MiB`, `512 B`.
+    static func compactBytes(_ value: Int64) -> String {
+        let units = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] as [(String, Int64)]
+        for (unit, size) in units where value >= size {
+            return String(format: "%.1f", Double(value) / Double(size)) + " " + unit
+        }
+        return "\(value) B"
     }
 
     /// A duration for humans: `184 ms`, `12.4 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`.

@@ -55,3 +55,69 @@ enum Fixtures {
             rpoBytes: rpoBytes, rtoSeconds: 1.2, replicationMode: mode, error: nil)
     }
 }
+
+extension Fixtures {
+    /// Four events over a day: a failover, a switchover, a forced manual failover that lost data
+    /// (its reasons hold commas, quotes and line breaks) and a failed attempt.
+    static func sampleEvents() -> [OperationRecord] {
+        let failover = automaticFailover(id: "a1b2c3d4-0001")
+
+        var switchover = automaticFailover(
+            id: "a1b2c3d4-0002", offset: 3600, oldPosition: "0/3000200", source: "measured", promoted: "0/3000200",
+            rpoBytes: 0)
+        switchover.kind = .switchover
+        switchover.trigger = "switchover requested by alice"
+        switchover.requestedBy = "alice"
+        switchover.oldPrimary = "pg-b"
+        switchover.oldRegion = "eu-west"
+        switchover.newPrimary = "pg-a"
+        switchover.newRegion = "us-east"
+        switchover.plan?.ranked[0].endpoint = "pg-a"
+        switchover.plan?.ranked[0].region = "us-east"
+        switchover.plan?.rejected = []
+        switchover.onsetAt = at(3600.5)
+        switchover.rtoSeconds = 0.7
+
+        var manual = automaticFailover(
+            id: "a1b2c3d4-0003", offset: 7200, oldPosition: "0/3100000", source: "last_probe", promoted: "0/3000000",
+            rpoBytes: 1_048_576, mode: "asynchronous")
+        manual.kind = .manualFailover
+        manual.requestedBy = "bob \"on call\""
+        manual.trigger = "manual failover requested by bob, forced:\nregion \"ap-south\", lag ignored"
+        manual.plan?.rejected = [
+            Rejection(endpoint: "pg-c", reason: "not in the requested region ap-south, \"eu-west\"\r\nskipped")
+        ]
+        manual.onsetAt = at(7200.5)
+        manual.rtoSeconds = 0.7
+
+        var failed = automaticFailover(id: "a1b2c3d4-0004", offset: 20_000, oldPosition: nil, source: "unknown")
+        failed.status = "failed"
+        failed.newPrimary = nil
+        failed.newRegion = nil
+        failed.promotedPosition = nil
+        failed.rpoBytes = nil
+        failed.rtoSeconds = nil
+        failed.finishedAt = at(20_000.8)
+        failed.steps = Array(failed.steps.prefix(3))
+        failed.error = "no standby can be promoted (pg-c: lag 64MB exceeds max_lag_on_failover 16MB)"
+        return [failover, switchover, manual, failed]
+    }
+
+    static func sampleReport(events records: [OperationRecord]? = nil) -> Report {
+        let events = (records ?? sampleEvents()).map {
+            EventReportBuilder.build(record: $0, targets: targets, now: at(86_400))
+        }
+        return Report(
+            cluster: "lab", generatedAt: at(86_400), from: at(-100), to: at(86_300), targets: targets, events: events)
+    }
+
+    static func emptyReport() -> Report {
+        Report(cluster: "lab", generatedAt: at(86_400), from: at(-100), to: at(86_300), targets: targets, events: [])
+    }
+
+    /// The repository's root, found from this file's path.
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+    }
+}
