@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Topology", targets: ["Topology"]),
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "Lab", targets: ["Lab"]),
+        .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -95,6 +96,11 @@ let package = Package(
             ],
             swiftSettings: ownTargetSettings
         ),
+        .target(
+            name: "Reports",
+            dependencies: ["Failover", "StateStore", "Topology", "Postgres"],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverd",
             dependencies: [
@@ -109,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "failoverctl",
             dependencies: [
-                "Topology", "Postgres", "Lab",
+                "Topology", "Postgres", "Lab", "Reports", "StateStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: ownTargetSettings
@@ -130,6 +136,11 @@ let package = Package(
         .testTarget(
             name: "FailoverTests",
             dependencies: ["Failover", "Health", "Topology", "Postgres", "StateStore"],
+            swiftSettings: ownTargetSettings
+        ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Failover", "StateStore", "Topology"],
             swiftSettings: ownTargetSettings
         ),
         // Each C library called for real.
