@@ -11,7 +11,7 @@ public struct AlertConfiguration: Sendable {
     /// How long a firing alert that is not seen again stays active for inhibition. Default: 5m.
     public var resolveTimeout: Duration
     public var delivery: DeliverySettings
-    public var channels: [Channel]
+    public var channels: [AlertChannel]
     /// The default route: its channels get what no other route took; its settings are the others' defaults.
     public var route: Route
     /// Tried in order; the first match wins unless it says `continue: true`.
@@ -21,7 +21,7 @@ public struct AlertConfiguration: Sendable {
 
     public init(
         sourceFile: String = "", runbookBase: String = "runbooks/", resolveTimeout: Duration = .seconds(300),
-        delivery: DeliverySettings = DeliverySettings(), channels: [Channel], route: Route, routes: [Route] = [],
+        delivery: DeliverySettings = DeliverySettings(), channels: [AlertChannel], route: Route, routes: [Route] = [],
         inhibitRules: [InhibitRule] = [], silences: [Silence] = []
     ) {
         self.sourceFile = sourceFile
@@ -35,7 +35,7 @@ public struct AlertConfiguration: Sendable {
         self.silences = silences
     }
 
-    public func channel(named name: String) -> Channel? {
+    public func channel(named name: String) -> AlertChannel? {
         channels.first { $0.name == name }
     }
 }
@@ -66,7 +66,7 @@ public struct DeliverySettings: Sendable, Equatable {
 }
 
 /// A receiver of notifications.
-public struct Channel: Sendable {
+public struct AlertChannel: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case slack, teams, discord, pagerduty, webhook
     }
@@ -135,7 +135,7 @@ public struct AlertMatch: Sendable, Equatable {
 /// Where matching alerts go and how they are grouped.
 public struct Route: Sendable, Equatable {
     public var match: AlertMatch
-    /// Channel names.
+    /// AlertChannel names.
     public var channels: [String]
     /// Alerts with equal values of these labels share notifications. Default: `[cluster, type]`.
     public var groupBy: [AlertLabel]

@@ -97,7 +97,7 @@ struct AlertDecoding {
             } ?? .seconds(300)
         let delivery = top["delivery"].flatMap { decodeDelivery($0) } ?? DeliverySettings()
 
-        var channels: [Channel] = []
+        var channels: [AlertChannel] = []
         var channelMarks: [String: SourceMark] = [:]
         let channelExample = "channels: [{ name: oncall, type: slack, url: \"${SLACK_WEBHOOK_URL}\" }]"
         if let node = decoder.required(top, "channels", example: channelExample),
@@ -246,7 +246,7 @@ struct AlertDecoding {
         return settings
     }
 
-    private func decodeChannel(_ node: YAMLNode, path: String) -> Channel? {
+    private func decodeChannel(_ node: YAMLNode, path: String) -> AlertChannel? {
         let example = "{ name: oncall, type: slack, url: \"${SLACK_WEBHOOK_URL}\" }"
         guard let fields = decoder.mapping(node, path: path, allowed: Self.channelKeys, example: example) else {
             return nil
@@ -255,7 +255,7 @@ struct AlertDecoding {
             decoder.name($0, path: fields.path("name"), what: "channel name", example: "oncall")
         }
         let kind = decoder.required(fields, "type", example: "type: slack").flatMap {
-            decoder.choice($0, path: fields.path("type"), key: "type", as: Channel.Kind.self)
+            decoder.choice($0, path: fields.path("type"), key: "type", as: AlertChannel.Kind.self)
         }
         var url: Secret?
         if let node = fields["url"] {
@@ -297,12 +297,12 @@ struct AlertDecoding {
             }
             ?? .seconds(10)
         guard let name, let kind, let url else { return nil }
-        return Channel(
+        return AlertChannel(
             name: name, kind: kind, url: url, routingKey: routingKey, signingSecret: signingSecret,
             sendResolved: sendResolved, connectTimeout: connectTimeout, timeout: timeout)
     }
 
-    private func envName(_ kind: Channel.Kind?) -> String {
+    private func envName(_ kind: AlertChannel.Kind?) -> String {
         switch kind {
         case .slack: "SLACK_WEBHOOK_URL"
         case .teams: "TEAMS_WEBHOOK_URL"

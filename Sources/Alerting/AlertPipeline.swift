@@ -188,7 +188,7 @@ final class ChannelQueue: Sendable {
 /// Delivers one channel's queue in order: a delivery is retried until it succeeds, fails
 /// permanently or is abandoned, and only then does the next one go.
 struct ChannelWorker: Sendable {
-    let channel: Channel
+    let channel: AlertChannel
     let settings: DeliverySettings
     let queue: ChannelQueue
     let transport: CurlTransport

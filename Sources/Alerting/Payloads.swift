@@ -19,7 +19,7 @@ public enum Payloads {
     /// Renders `notification` for `channel`. `idempotencyKey` identifies the delivery across retries;
     /// `now` stamps the webhook signature.
     public static func render(
-        _ notification: AlertNotification, for channel: Channel, idempotencyKey: String, now: Date
+        _ notification: AlertNotification, for channel: AlertChannel, idempotencyKey: String, now: Date
     ) -> RenderedRequest {
         let json: [String: Any]
         switch channel.kind {
