@@ -300,8 +300,11 @@ struct ChannelWorker: Sendable {
     func scrub(_ text: String) -> String {
         var result = text
         var secrets = [channel.url.reveal()]
-        if let path = URLComponents(string: channel.url.reveal())?.path, path.count > 1 { secrets.append(path) }
-        if let query = URLComponents(string: channel.url.reveal())?.query, !query.isEmpty { secrets.append(query) }
+        if let components = URLComponents(string: channel.url.reveal()) {
+            // Webhook tokens are path segments or query values; a receiver may echo one alone.
+            secrets += components.path.split(separator: "/").map(String.init).filter { $0.count >= 6 }
+            secrets += (components.queryItems ?? []).compactMap(\.value).filter { $0.count >= 6 }
+        }
         if let key = channel.routingKey?.reveal() { secrets.append(key) }
         if let secret = channel.signingSecret?.reveal() { secrets.append(secret) }
         for secret in secrets where !secret.isEmpty {
