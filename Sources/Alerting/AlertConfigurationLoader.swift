@@ -120,7 +120,16 @@ struct AlertDecoding {
                 channels.append(channel)
             }
         }
-        let names = channels.map(\.name)
+        // Names of channels that failed to decode still count, so routes naming them are not reported too.
+        var names = channels.map(\.name)
+        if let node = top["channels"], case .sequence(let items) = node.content {
+            for item in items {
+                guard case .mapping(let entries) = item.content,
+                    let name = entries.first(where: { $0.key == "name" })?.value.rawText, !names.contains(name)
+                else { continue }
+                names.append(name)
+            }
+        }
 
         var route = Route(channels: [])
         var routes: [Route] = []
