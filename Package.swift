@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -101,6 +102,17 @@ let package = Package(
             dependencies: ["Failover", "StateStore", "Topology", "Postgres"],
             swiftSettings: ownTargetSettings
         ),
+        .target(
+            name: "Alerting",
+            dependencies: [
+                "Topology", "Failover", "StateStore", "CCurlShim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverd",
             dependencies: [
@@ -115,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "failoverctl",
             dependencies: [
-                "Topology", "Postgres", "Lab", "Reports", "StateStore",
+                "Topology", "Postgres", "Lab", "Reports", "Alerting", "StateStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: ownTargetSettings
@@ -141,6 +153,19 @@ let package = Package(
         .testTarget(
             name: "ReportsTests",
             dependencies: ["Reports", "Failover", "StateStore", "Topology"],
+            swiftSettings: ownTargetSettings
+        ),
+        // Alert rules, payloads, the outbox and libcurl delivery to HTTP receivers the tests start on 127.0.0.1.
+        .testTarget(
+            name: "AlertingTests",
+            dependencies: [
+                "Alerting", "Topology", "Failover", "StateStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: ownTargetSettings
         ),
         // Each C library called for real.

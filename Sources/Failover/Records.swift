@@ -135,9 +135,27 @@ public struct ControlEvent: Sendable, Codable, Equatable {
         case partitionSuspected = "partition_suspected"
         case oldPrimaryReturned = "old_primary_returned"
         case switchoverCompleted = "switchover_completed"
+        case endpointSlow = "endpoint_slow"
+        case replicationLag = "replication_lag"
+        case circuitOpen = "circuit_open"
+        case configReloadFailed = "config_reload_failed"
     }
-    public enum Severity: String, Sendable, Codable {
+    public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
         case low, medium, high, critical
+
+        /// Ordered from `low` to `critical`.
+        public static func < (lhs: Self, rhs: Self) -> Bool {
+            lhs.rank < rhs.rank
+        }
+
+        private var rank: Int {
+            switch self {
+            case .low: 0
+            case .medium: 1
+            case .high: 2
+            case .critical: 3
+            }
+        }
     }
     public var kind: Kind
     public var severity: Severity
@@ -151,6 +169,21 @@ public struct ControlEvent: Sendable, Codable, Equatable {
     public var at: Date
     /// Groups repeats of the same condition.
     public var dedupKey: String
+
+    public init(
+        kind: Kind, severity: Severity, cluster: String, region: String? = nil, endpoint: String? = nil,
+        summary: String, facts: [String: String] = [:], at: Date, dedupKey: String
+    ) {
+        self.kind = kind
+        self.severity = severity
+        self.cluster = cluster
+        self.region = region
+        self.endpoint = endpoint
+        self.summary = summary
+        self.facts = facts
+        self.at = at
+        self.dedupKey = dedupKey
+    }
 }
 
 /// Where the service sends events. `emit` must return at once: delivery happens elsewhere.

@@ -11,7 +11,7 @@ import GRDB
 /// The store knows nothing of failover types: records are stored with a few indexed columns and a
 /// JSON payload that the owning module encodes and decodes.
 public final class StateStore: Sendable {
-    private let database: any DatabaseWriter
+    let database: any DatabaseWriter
 
     /// Opens (creating if needed) the store at `path`.
     public init(path: String) throws {
@@ -70,6 +70,7 @@ public final class StateStore: Sendable {
                 table.column("value", .text).notNull()
             }
         }
+        registerAlertingMigration(&migrator)
         return migrator
     }
 

@@ -1,55 +1,55 @@
 /// A scalar after `${VAR}` expansion, with the text as written for use in messages.
-struct ScalarValue {
+package struct ScalarValue {
     /// The value to use.
-    var text: String
+    package var text: String
     /// The text as written in the file; the only form a message may quote.
-    var raw: String
-    var mark: SourceMark
+    package var raw: String
+    package var mark: SourceMark
 }
 
 /// The keys of one mapping, with unknown keys already reported.
-struct Fields {
-    var node: YAMLNode
-    var path: String
-    var entries: [String: YAMLNode.MappingEntry]
+package struct Fields {
+    package var node: YAMLNode
+    package var path: String
+    package var entries: [String: YAMLNode.MappingEntry]
     /// Keys offered as "did you mean" for a misspelt key; their absence is not reported again.
-    var suggested: Set<String> = []
+    package var suggested: Set<String> = []
 
     /// The value of `key`, or nil when absent or null.
-    subscript(key: String) -> YAMLNode? {
+    package subscript(key: String) -> YAMLNode? {
         guard let entry = entries[key], !entry.value.isNull else {
             return nil
         }
         return entry.value
     }
 
-    func path(_ key: String) -> String {
+    package func path(_ key: String) -> String {
         path.isEmpty ? key : "\(path).\(key)"
     }
 
-    func keyMark(_ key: String) -> SourceMark? {
+    package func keyMark(_ key: String) -> SourceMark? {
         entries[key]?.keyMark
     }
 }
 
 /// Typed reads from the node tree. Each read reports its own problem and returns nil, so decoding
 /// carries on and one run lists everything wrong with the file.
-final class NodeDecoder {
-    let diagnostics: DiagnosticCollector
+package final class NodeDecoder {
+    package let diagnostics: DiagnosticCollector
     private let environment: [String: String]
 
-    init(diagnostics: DiagnosticCollector, environment: [String: String]) {
+    package init(diagnostics: DiagnosticCollector, environment: [String: String]) {
         self.diagnostics = diagnostics
         self.environment = environment
     }
 
-    func report(_ mark: SourceMark, _ path: String, _ reason: String) {
+    package func report(_ mark: SourceMark, _ path: String, _ reason: String) {
         diagnostics.report(at: mark, path, reason)
     }
 
     // MARK: Structure
 
-    func mapping(_ node: YAMLNode, path: String, allowed: [String], example: String) -> Fields? {
+    package func mapping(_ node: YAMLNode, path: String, allowed: [String], example: String) -> Fields? {
         guard case .mapping(let list) = node.content else {
             report(node.mark, path, "expected a mapping of keys, got \(node.kindDescription); write e.g. \(example)")
             return nil
@@ -77,7 +77,7 @@ final class NodeDecoder {
         return Fields(node: node, path: path, entries: entries, suggested: suggested)
     }
 
-    func sequence(_ node: YAMLNode, path: String, example: String) -> [YAMLNode]? {
+    package func sequence(_ node: YAMLNode, path: String, example: String) -> [YAMLNode]? {
         guard case .sequence(let items) = node.content else {
             report(node.mark, path, "expected a list, got \(node.kindDescription); write e.g. \(example)")
             return nil
@@ -86,7 +86,7 @@ final class NodeDecoder {
     }
 
     /// The value of a key that must be present, or nil after reporting its absence.
-    func required(_ fields: Fields, _ key: String, example: String) -> YAMLNode? {
+    package func required(_ fields: Fields, _ key: String, example: String) -> YAMLNode? {
         if let value = fields[key] {
             return value
         }
@@ -104,7 +104,7 @@ final class NodeDecoder {
     // MARK: Scalars
 
     /// A scalar with `${VAR}` and `${VAR:-default}` expanded. For a secret, messages never quote the text.
-    func scalar(
+    package func scalar(
         _ node: YAMLNode,
         path: String,
         expected: String,
@@ -121,7 +121,7 @@ final class NodeDecoder {
         return ScalarValue(text: text, raw: raw, mark: node.mark)
     }
 
-    func string(_ node: YAMLNode, path: String, example: String) -> String? {
+    package func string(_ node: YAMLNode, path: String, example: String) -> String? {
         guard let value = scalar(node, path: path, expected: "a string", example: example) else {
             return nil
         }
@@ -133,7 +133,7 @@ final class NodeDecoder {
     }
 
     /// A name usable in SQL, metrics and file paths without quoting.
-    func name(_ node: YAMLNode, path: String, what: String, example: String) -> String? {
+    package func name(_ node: YAMLNode, path: String, what: String, example: String) -> String? {
         guard let value = scalar(node, path: path, expected: "a name", example: example) else {
             return nil
         }
@@ -148,7 +148,7 @@ final class NodeDecoder {
         return value.text
     }
 
-    static func isValidName(_ text: String) -> Bool {
+    package static func isValidName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, isLowerAlphanumeric(first) else {
             return false
         }
@@ -159,7 +159,8 @@ final class NodeDecoder {
         ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar)
     }
 
-    func integer(_ node: YAMLNode, path: String, key: String, range: ClosedRange<Int>, example: String) -> Int? {
+    package func integer(_ node: YAMLNode, path: String, key: String, range: ClosedRange<Int>, example: String) -> Int?
+    {
         guard let value = scalar(node, path: path, expected: "an integer", example: "\(key): \(example)") else {
             return nil
         }
@@ -177,7 +178,7 @@ final class NodeDecoder {
         return number
     }
 
-    func port(_ node: YAMLNode, path: String) -> Int? {
+    package func port(_ node: YAMLNode, path: String) -> Int? {
         guard let value = scalar(node, path: path, expected: "a port number", example: "port: 5432") else {
             return nil
         }
@@ -192,7 +193,7 @@ final class NodeDecoder {
         return number
     }
 
-    func duration(_ node: YAMLNode, path: String, key: String, positive: Bool) -> Duration? {
+    package func duration(_ node: YAMLNode, path: String, key: String, positive: Bool) -> Duration? {
         guard let value = scalar(node, path: path, expected: "a duration", example: "\(key): 2s") else {
             return nil
         }
@@ -210,7 +211,7 @@ final class NodeDecoder {
         return duration
     }
 
-    func byteSize(_ node: YAMLNode, path: String, key: String) -> ByteSize? {
+    package func byteSize(_ node: YAMLNode, path: String, key: String) -> ByteSize? {
         guard let value = scalar(node, path: path, expected: "a size", example: "\(key): 16MB") else {
             return nil
         }
@@ -222,7 +223,7 @@ final class NodeDecoder {
         }
     }
 
-    func fraction(_ node: YAMLNode, path: String, key: String) -> Double? {
+    package func fraction(_ node: YAMLNode, path: String, key: String) -> Double? {
         guard let value = scalar(node, path: path, expected: "a rate", example: "\(key): 5%") else {
             return nil
         }
@@ -234,7 +235,7 @@ final class NodeDecoder {
         }
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(
+    package func choice<T: RawRepresentable & CaseIterable>(
         _ node: YAMLNode,
         path: String,
         key: String,
@@ -327,7 +328,7 @@ final class NodeDecoder {
     // MARK: Suggestions
 
     /// The closest candidate within a few typos, if any.
-    static func suggestion(for word: String, among candidates: [String]) -> String? {
+    package static func suggestion(for word: String, among candidates: [String]) -> String? {
         let limit = max(1, min(3, word.count / 3))
         var best: (String, Int)?
         for candidate in candidates {

@@ -40,24 +40,24 @@ public struct TopologyLoadError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects diagnostics while a file is read, so one run reports every problem.
-final class DiagnosticCollector {
-    let file: String
-    private(set) var diagnostics: [TopologyDiagnostic] = []
+package final class DiagnosticCollector {
+    package let file: String
+    package private(set) var diagnostics: [TopologyDiagnostic] = []
 
-    init(file: String) {
+    package init(file: String) {
         self.file = file
     }
 
-    func report(_ line: Int, _ column: Int, _ path: String, _ reason: String) {
+    package func report(_ line: Int, _ column: Int, _ path: String, _ reason: String) {
         diagnostics.append(TopologyDiagnostic(file: file, line: line, column: column, path: path, reason: reason))
     }
 
-    func report(at mark: SourceMark, _ path: String, _ reason: String) {
+    package func report(at mark: SourceMark, _ path: String, _ reason: String) {
         report(mark.line, mark.column, path, reason)
     }
 
     /// Stable sort, so problems at one position keep the order they were found in.
-    var sorted: [TopologyDiagnostic] {
+    package var sorted: [TopologyDiagnostic] {
         diagnostics.enumerated()
             .sorted { lhs, rhs in
                 (lhs.element.line, lhs.element.column, lhs.offset) < (rhs.element.line, rhs.element.column, rhs.offset)

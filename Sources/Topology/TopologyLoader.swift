@@ -53,7 +53,7 @@ public enum TopologyLoader {
         return topology
     }
 
-    private static func readFailureReason(_ path: String) -> String {
+    package static func readFailureReason(_ path: String) -> String {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             return "no such file"

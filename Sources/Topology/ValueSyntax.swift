@@ -191,7 +191,7 @@ public enum ValueSyntax {
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    package func trimmingSpaces() -> String {
         var slice = Substring(self)
         while let first = slice.first, first == " " {
             slice.removeFirst()

@@ -1,11 +1,11 @@
 internal import CLibYAML
 
 /// A 1-based position in the source text.
-struct SourceMark: Sendable, Equatable {
-    var line: Int
-    var column: Int
+package struct SourceMark: Sendable, Equatable {
+    package var line: Int
+    package var column: Int
 
-    init(line: Int, column: Int) {
+    package init(line: Int, column: Int) {
         self.line = line
         self.column = column
     }
@@ -19,25 +19,25 @@ struct SourceMark: Sendable, Equatable {
 
 /// The part of a YAML document the decoder needs: scalars, mappings and sequences with positions.
 /// Tags are ignored and aliases are replaced by the node they name.
-struct YAMLNode: Sendable {
-    enum Content: Sendable {
+package struct YAMLNode: Sendable {
+    package enum Content: Sendable {
         /// `plain` is false for quoted and block scalars, which are never null.
         case scalar(String, plain: Bool)
         case mapping([MappingEntry])
         case sequence([YAMLNode])
     }
 
-    struct MappingEntry: Sendable {
-        var key: String
-        var keyMark: SourceMark
-        var value: YAMLNode
+    package struct MappingEntry: Sendable {
+        package var key: String
+        package var keyMark: SourceMark
+        package var value: YAMLNode
     }
 
-    var content: Content
-    var mark: SourceMark
+    package var content: Content
+    package var mark: SourceMark
 
     /// `~`, `null`, or nothing at all after `key:`.
-    var isNull: Bool {
+    package var isNull: Bool {
         if case .scalar(let text, plain: true) = content {
             return ["", "~", "null", "Null", "NULL"].contains(text)
         }
@@ -45,7 +45,7 @@ struct YAMLNode: Sendable {
     }
 
     /// The scalar's text as written, or "" for collections.
-    var rawText: String {
+    package var rawText: String {
         if case .scalar(let text, _) = content {
             return text
         }
@@ -53,7 +53,7 @@ struct YAMLNode: Sendable {
     }
 
     /// "a mapping", "a list", or the scalar itself, for "expected X, got Y" messages.
-    var kindDescription: String {
+    package var kindDescription: String {
         switch content {
         case .scalar(let text, _): isNull ? "nothing" : "\"\(text)\""
         case .mapping: "a mapping"
@@ -64,7 +64,7 @@ struct YAMLNode: Sendable {
 
 /// Turns YAML text into a ``YAMLNode`` tree with libyaml's event parser, reporting syntax errors,
 /// tab indentation and duplicate keys.
-enum YAMLTreeBuilder {
+package enum YAMLTreeBuilder {
     private struct Event {
         enum Kind {
             case scalar(String, plain: Bool)
@@ -84,7 +84,11 @@ enum YAMLTreeBuilder {
     }
 
     /// Returns nil when the text is not a single well-formed YAML document; the reasons are in `diagnostics`.
-    static func build(_ text: String, diagnostics: DiagnosticCollector) -> YAMLNode? {
+    package static func build(
+        _ text: String,
+        diagnostics: DiagnosticCollector,
+        emptyFileAdvice: String = "write at least a cluster name and one region"
+    ) -> YAMLNode? {
         let tabLines = reportTabIndentation(text, diagnostics: diagnostics)
         let events: [Event]
         switch parseEvents(text) {
@@ -97,7 +101,7 @@ enum YAMLTreeBuilder {
             }
             return nil
         }
-        var builder = TreeState(events: events, diagnostics: diagnostics)
+        var builder = TreeState(events: events, diagnostics: diagnostics, emptyFileAdvice: emptyFileAdvice)
         return builder.document()
     }
 
@@ -220,19 +224,21 @@ enum YAMLTreeBuilder {
     private struct TreeState {
         let events: [Event]
         let diagnostics: DiagnosticCollector
+        let emptyFileAdvice: String
         var index = 0
         var anchors: [String: YAMLNode] = [:]
 
-        init(events: [Event], diagnostics: DiagnosticCollector) {
+        init(events: [Event], diagnostics: DiagnosticCollector, emptyFileAdvice: String) {
             self.events = events
             self.diagnostics = diagnostics
+            self.emptyFileAdvice = emptyFileAdvice
         }
 
         mutating func document() -> YAMLNode? {
             // Events: document start, root node, document end, then possibly more documents.
             guard let start = events.firstIndex(where: { if case .documentStart = $0.kind { true } else { false } })
             else {
-                diagnostics.report(1, 1, "", "the file is empty; write at least a cluster name and one region")
+                diagnostics.report(1, 1, "", "the file is empty; \(emptyFileAdvice)")
                 return nil
             }
             index = start + 1

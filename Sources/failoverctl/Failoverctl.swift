@@ -7,7 +7,7 @@ struct Failoverctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "failoverctl",
         abstract: "Operate the multi-region PostgreSQL failover control plane.",
-        subcommands: [ValidateCommand.self, LabCommand.self, ReportCommand.self]
+        subcommands: [ValidateCommand.self, LabCommand.self, ReportCommand.self, AlertsCommand.self]
     )
 
     /// Exit codes: 0 success, 1 the work failed (e.g. an invalid file), 2 the command line was wrong.

@@ -1,7 +1,9 @@
+import Alerting
 import ArgumentParser
+import Foundation
 import Topology
 
-/// `failoverctl validate FILE...`: checks cluster files and prints what they mean.
+/// `failoverctl validate FILE...`: checks cluster files and alert files and prints what they mean.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
@@ -9,7 +11,7 @@ struct ValidateCommand: ParsableCommand {
         discussion: "Exit status: 0 all valid, 1 at least one invalid, 2 usage error."
     )
 
-    @Argument(help: "Cluster files (YAML), e.g. regions/lab.yaml.")
+    @Argument(help: "Cluster files or alert files (YAML), e.g. regions/lab.yaml alerts/lab.yaml.")
     var files: [String]
 
     func validate() throws {
@@ -19,6 +21,24 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         var invalid = 0
         for (index, file) in files.enumerated() {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8),
+                AlertConfigurationLoader.looksLikeAlertFile(text)
+            {
+                do throws(TopologyLoadError) {
+                    let alerts = try AlertConfigurationLoader.load(path: file)
+                    if index > 0 { print("") }
+                    print(
+                        "\(file): alert file: \(alerts.channels.count) channel(s), \(alerts.routes.count + 1) route(s), "
+                            + "\(alerts.inhibitRules.count) inhibit rule(s), \(alerts.silences.count) silence(s)")
+                    for channel in alerts.channels {
+                        print("  \(channel.name): \(channel.kind.rawValue) to \(channel.host)")
+                    }
+                } catch {
+                    invalid += 1
+                    printError(error.description)
+                }
+                continue
+            }
             do throws(TopologyLoadError) {
                 let topology = try TopologyLoader.load(path: file)
                 if index > 0 { print("") }

@@ -1,0 +1,321 @@
+public import Failover
+public import Foundation
+public import Logging
+public import ServiceLifecycle
+public import StateStore
+import Synchronization
+import Topology
+
+/// The alerting pipeline: takes events from the health monitor and the failover service, applies
+/// silences, inhibition, routing and grouping, stores each notification in the outbox, then delivers
+/// it through libcurl with retries, one ordered queue and one circuit breaker per channel.
+///
+/// ``emit(_:)`` only appends to a queue and returns: alert delivery never delays a failover.
+/// Delivery is at-least-once: a notification is stored before its first attempt, and whatever is
+/// still pending when the daemon stops is delivered after the next start.
+public final class AlertPipeline: EventSink, Service {
+    private let configuration: AlertConfiguration
+    private let store: StateStore
+    private let logger: Logger
+    private let tick: Duration
+    private let now: @Sendable () -> Date
+    private let inbox = Mutex<[ControlEvent]>([])
+    private let wakes: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    /// - Parameters:
+    ///   - tick: How often group timers are checked. Default: 50ms; it bounds how late a grouped,
+    ///     non-critical notification can be. Critical alerts do not wait for it.
+    ///   - now: Wall clock for alert times, group timers and silences.
+    public init(
+        configuration: AlertConfiguration, store: StateStore, logger: Logger, tick: Duration = .milliseconds(50),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.tick = tick
+        self.now = now
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Queues the event and returns at once.
+    public func emit(_ event: ControlEvent) {
+        inbox.withLock { $0.append(event) }
+        wake.yield()
+    }
+
+    /// Delivers what a previous run left pending, then processes events until cancelled or until a
+    /// graceful shutdown. In-flight requests finish and are recorded before it returns.
+    public func run() async throws {
+        let transport = CurlTransport(threads: configuration.channels.count)
+        var queues: [String: ChannelQueue] = [:]
+        for channel in configuration.channels {
+            queues[channel.name] = ChannelQueue()
+        }
+        let pending = try await store.pendingAlertDeliveries()
+        for delivery in pending {
+            if let queue = queues[delivery.channel] {
+                queue.push([delivery])
+            } else {
+                logger.warning(
+                    "pending alert for a channel no longer configured",
+                    metadata: ["channel": "\(delivery.channel)", "delivery_id": "\(delivery.id)"])
+            }
+        }
+        if !pending.isEmpty {
+            logger.info("resuming pending alert deliveries", metadata: ["count": "\(pending.count)"])
+        }
+        let channelQueues = queues
+        await withTaskGroup(of: Void.self) { group in
+            for channel in configuration.channels {
+                guard let queue = channelQueues[channel.name] else { continue }
+                let worker = ChannelWorker(
+                    channel: channel, settings: configuration.delivery, queue: queue, transport: transport,
+                    store: store, logger: logger)
+                group.addTask { await worker.run() }
+            }
+            group.addTask { [tick, wake] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: tick)
+                    wake.yield()
+                }
+            }
+            await cancelWhenGracefulShutdown {
+                await self.consume(queues: channelQueues)
+            }
+            group.cancelAll()
+        }
+        await transport.shutdown()
+    }
+
+    private func consume(queues: [String: ChannelQueue]) async {
+        var rules = AlertRules(configuration: configuration)
+        for await _ in wakes {
+            await process(&rules, queues: queues, force: false)
+            if Task.isCancelled { break }
+        }
+        // Stopping: whatever changed but still waits for its group timer goes to the outbox now,
+        // so the next start delivers it.
+        await process(&rules, queues: queues, force: true)
+    }
+
+    private func process(_ rules: inout AlertRules, queues: [String: ChannelQueue], force: Bool) async {
+        let events = inbox.withLock { events in
+            defer { events.removeAll() }
+            return events
+        }
+        let at = now()
+        for event in events {
+            for alert in rules.alerts(for: event) {
+                let disposition = rules.add(alert, now: at)
+                if disposition != .routed(1) {
+                    logger.debug(
+                        "alert not routed as usual",
+                        metadata: [
+                            "alert_type": "\(alert.type.rawValue)", "dedup_key": "\(alert.dedupKey)",
+                            "disposition": "\(disposition)",
+                        ])
+                }
+            }
+        }
+        let outgoing = rules.due(now: at, force: force)
+        guard !outgoing.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .secondsSince1970
+        var deliveries: [StateStore.NewAlertDelivery] = []
+        for item in outgoing {
+            for name in item.channels {
+                guard let channel = configuration.channel(named: name) else { continue }
+                var notification = item.notification
+                if !channel.sendResolved {
+                    notification.alerts.removeAll { $0.status == .resolved }
+                    if notification.alerts.isEmpty { continue }
+                }
+                guard let payload = try? encoder.encode(notification) else { continue }
+                deliveries.append(
+                    StateStore.NewAlertDelivery(
+                        channel: name, idempotencyKey: "alert_" + UUID().uuidString.lowercased(), createdAt: at,
+                        summary: notification.title, payload: payload))
+            }
+        }
+        // Not cancelled with the caller: alerts due at shutdown must still reach the outbox.
+        let store = self.store
+        let batch = deliveries
+        let stored = await Task { try await store.enqueueAlertDeliveries(batch) }.result
+        switch stored {
+        case .success(let rows):
+            var byChannel: [String: [StateStore.AlertDelivery]] = [:]
+            for row in rows {
+                byChannel[row.channel, default: []].append(row)
+            }
+            for (channel, rows) in byChannel {
+                queues[channel]?.push(rows)
+            }
+        case .failure(let error):
+            logger.error(
+                "alert outbox write failed; notifications lost",
+                metadata: ["count": "\(deliveries.count)", "error": "\(error)"])
+        }
+    }
+}
+
+/// The ordered deliveries of one channel, shared by the pipeline (which appends) and the channel's
+/// worker (which takes from the front).
+final class ChannelQueue: Sendable {
+    private let items = Mutex<[StateStore.AlertDelivery]>([])
+    let wakes: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init() {
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func push(_ deliveries: [StateStore.AlertDelivery]) {
+        items.withLock { $0.append(contentsOf: deliveries) }
+        wake.yield()
+    }
+
+    var first: StateStore.AlertDelivery? {
+        items.withLock { $0.first }
+    }
+
+    func removeFirst() {
+        items.withLock { _ = $0.removeFirst() }
+    }
+}
+
+/// Delivers one channel's queue in order: a delivery is retried until it succeeds, fails
+/// permanently or is abandoned, and only then does the next one go.
+struct ChannelWorker: Sendable {
+    let channel: AlertChannel
+    let settings: DeliverySettings
+    let queue: ChannelQueue
+    let transport: CurlTransport
+    let store: StateStore
+    let logger: Logger
+
+    func run() async {
+        let handle = CurlHandle()
+        var breaker = CircuitBreaker(threshold: settings.circuitFailures, openFor: settings.circuitOpenFor)
+        let backoff = Backoff(initial: settings.initialBackoff, max: settings.maxBackoff)
+        var iterator = queue.wakes.makeAsyncIterator()
+        var attemptsOfHead = 0
+        var headID: Int64?
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .secondsSince1970
+        while !Task.isCancelled {
+            guard let delivery = queue.first else {
+                if await iterator.next() == nil { return }
+                continue
+            }
+            if headID != delivery.id {
+                headID = delivery.id
+                attemptsOfHead = delivery.attempts
+            }
+            if case .wait(let until) = breaker.request(at: .now) {
+                try? await Task.sleep(until: until, clock: .continuous)
+                continue
+            }
+            guard let notification = try? decoder.decode(AlertNotification.self, from: delivery.payload) else {
+                await record(delivery, status: nil, latency: .zero, outcome: "failed", error: "unreadable outbox row")
+                queue.removeFirst()
+                continue
+            }
+            let request = Payloads.render(
+                notification, for: channel, idempotencyKey: delivery.idempotencyKey, now: Date())
+            let answer = await transport.post(
+                on: handle, url: channel.url.reveal(), headers: request.headers, body: request.body,
+                connectTimeout: channel.connectTimeout, timeout: channel.timeout)
+            attemptsOfHead += 1
+            let outcome = AttemptOutcome.classify(status: answer.status, retryAfter: answer.retryAfter, now: Date())
+            switch outcome {
+            case .delivered:
+                await record(delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil)
+                queue.removeFirst()
+                breaker.record(success: true, at: .now)
+                logger.debug("alert delivered", metadata: metadata(delivery, answer))
+            case .permanent:
+                let error = "HTTP \(answer.status ?? 0) from \(channel.host): \(scrub(answer.bodyPrefix))"
+                await record(delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error)
+                queue.removeFirst()
+                // The receiver answered: it is alive, so the circuit stays closed.
+                breaker.record(success: true, at: .now)
+                logger.error("alert refused by its receiver", metadata: metadata(delivery, answer))
+            case .retry(let retryAfter):
+                let error =
+                    answer.status.map { "HTTP \($0) from \(channel.host)" }
+                    ?? "\(answer.transportError ?? "no answer") (\(channel.host))"
+                if Date().timeIntervalSince(delivery.createdAt) >= settings.giveUpAfter.seconds {
+                    await record(
+                        delivery, status: answer.status, latency: answer.latency, outcome: "abandoned", error: error)
+                    queue.removeFirst()
+                    logger.error("alert abandoned after retrying", metadata: metadata(delivery, answer))
+                    continue
+                }
+                await record(delivery, status: answer.status, latency: answer.latency, outcome: "retry", error: error)
+                if breaker.record(success: false, at: .now) {
+                    logger.warning(
+                        "alert channel circuit open",
+                        metadata: ["channel": "\(channel.name)", "host": "\(channel.host)"])
+                }
+                let delay = backoff.delay(
+                    afterAttempt: attemptsOfHead, retryAfter: retryAfter, random: Double.random(in: 0...1))
+                var details = metadata(delivery, answer)
+                details["retry_in_ms"] =
+                    "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"
+                details["error"] = "\(error)"
+                logger.warning("alert delivery failed; will retry", metadata: details)
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    private func metadata(_ delivery: StateStore.AlertDelivery, _ answer: HTTPAnswer) -> Logger.Metadata {
+        [
+            "channel": "\(channel.name)", "host": "\(channel.host)", "delivery_id": "\(delivery.id)",
+            "http_status": "\(answer.status.map(String.init) ?? "none")",
+            "latency_ms": "\(answer.latency.milliseconds)",
+        ]
+    }
+
+    /// Records the attempt even while the pipeline stops, so a delivered notification is never sent
+    /// again after a restart.
+    private func record(
+        _ delivery: StateStore.AlertDelivery, status: Int?, latency: Duration, outcome: String, error: String?
+    ) async {
+        let attempt = StateStore.AlertAttempt(
+            deliveryID: delivery.id, at: Date(), httpStatus: status, latencyMilliseconds: latency.milliseconds,
+            outcome: outcome, error: error)
+        let store = self.store
+        let result = await Task { try await store.recordAlertAttempts([attempt]) }.result
+        if case .failure(let failure) = result {
+            logger.error(
+                "alert attempt could not be recorded",
+                metadata: ["delivery_id": "\(delivery.id)", "error": "\(failure)"])
+        }
+    }
+
+    /// Removes anything secret a receiver might echo back.
+    func scrub(_ text: String) -> String {
+        var result = text
+        var secrets = [channel.url.reveal()]
+        if let components = URLComponents(string: channel.url.reveal()) {
+            // Webhook tokens are path segments or query values; a receiver may echo one alone.
+            secrets += components.path.split(separator: "/").map(String.init).filter { $0.count >= 6 }
+            secrets += (components.queryItems ?? []).compactMap(\.value).filter { $0.count >= 6 }
+        }
+        if let key = channel.routingKey?.reveal() { secrets.append(key) }
+        if let secret = channel.signingSecret?.reveal() { secrets.append(secret) }
+        for secret in secrets where !secret.isEmpty {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        return result.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        seconds * 1000
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import StateStore
+
+/// `failoverctl alerts --state FILE`: the alert delivery history kept in the state store.
+struct AlertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerts",
+        abstract: "Show alert deliveries, newest first, with each attempt (time, HTTP status, latency, error).",
+        discussion: "Reads the state store file directly; it never shows webhook URLs or keys."
+    )
+
+    @Option(name: .long, help: "The state store file of failoverd, e.g. /var/lib/failoverd/state.sqlite.")
+    var state: String
+
+    @Option(name: .long, help: "How many deliveries to show.")
+    var limit: Int = 20
+
+    @Flag(name: .long, help: "Show only deliveries that are not delivered yet.")
+    var pending = false
+
+    func validate() throws {
+        guard FileManager.default.fileExists(atPath: state) else {
+            throw ValidationError("no state store at \(state); pass failoverd's --state file")
+        }
+        guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+    }
+
+    func run() async throws {
+        let store = try StateStore(path: state)
+        let deliveries =
+            pending ? try await store.pendingAlertDeliveries() : try await store.alertDeliveries(limit: limit)
+        if deliveries.isEmpty {
+            print(pending ? "no pending alert deliveries" : "no alert deliveries")
+            return
+        }
+        let time = Date.ISO8601FormatStyle()
+        for delivery in deliveries {
+            print(
+                "#\(delivery.id) \(delivery.createdAt.formatted(time)) \(delivery.channel) \(delivery.status) "
+                    + "attempts=\(delivery.attempts): \(delivery.summary)")
+            for attempt in try await store.alertAttempts(deliveryID: delivery.id) {
+                let status = attempt.httpStatus.map { "HTTP \($0)" } ?? "no answer"
+                let latency = String(format: "%.1f ms", attempt.latencyMilliseconds)
+                print(
+                    "    \(attempt.at.formatted(time)) \(attempt.outcome) \(status) \(latency)"
+                        + (attempt.error.map { ": \($0)" } ?? ""))
+            }
+        }
+    }
+}
