@@ -183,6 +183,38 @@ public actor RegionalFailoverService: Service {
         logger.notice("fence cleared", metadata: ["endpoint": "\(endpoint)", "actor": "\(actor)"])
     }
 
+    /// Rejoins a fenced endpoint (normally an old primary) as a standby of the current primary by
+    /// running the configured `failover.rejoin_command`, then lifts its fence. Only an operator asks
+    /// for this: a returning old primary is never rejoined automatically after a failure.
+    public func rejoin(_ endpoint: String, requestedBy: String) async throws(FailoverError) -> String {
+        guard topology.endpoint(named: endpoint) != nil else { throw .unknownEndpoint(endpoint) }
+        if let running { throw .conflict(running.rawValue.replacingOccurrences(of: "_", with: " ")) }
+        guard let primary = writeTarget, primary != endpoint else {
+            throw .failed("\(endpoint) is the primary; rejoin applies to a standby or an old primary")
+        }
+        guard let command = settings.rejoinCommand else {
+            throw .failed(
+                "no failover.rejoin_command is configured; rejoin \(endpoint) by hand (pg_rewind), then clear its fence"
+            )
+        }
+        let output: String
+        do {
+            output =
+                try await HookRunner.run(
+                    command, placeholders: placeholders(old: endpoint, new: primary), timeout: settings.hookTimeout)[
+                    "output"] ?? ""
+        } catch {
+            logger.error("rejoin failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            throw error as? FailoverError ?? .failed("rejoin of \(endpoint) failed: \(error)")
+        }
+        fenced.remove(endpoint)
+        fencedWhileUp.remove(endpoint)
+        try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+        publishRouting()
+        logger.notice("endpoint rejoined", metadata: ["endpoint": "\(endpoint)", "actor": "\(requestedBy)"])
+        return output
+    }
+
     /// Replaces the cluster file's settings (SIGHUP). The write target is kept.
     public func reconfigure(topology: ClusterTopology, settings: FailoverSettings) {
         self.topology = topology
@@ -583,6 +615,21 @@ public actor RegionalFailoverService: Service {
         let verifiedAt = record.step("verification")?.finishedAt ?? now()
         record.rtoSeconds = record.onsetAt.map { verifiedAt.timeIntervalSince($0) }
 
+        // A planned switchover hands the old primary back as a standby when a rejoin command exists.
+        if kind == .switchover, let command = settings.rejoinCommand {
+            let rejoined = await step(&record, "rejoin") {
+                try await HookRunner.run(
+                    command, placeholders: placeholders(old: oldPrimary, new: newPrimary), timeout: settings.hookTimeout
+                )
+            }
+            if case .success = rejoined {
+                fenced.remove(oldPrimary)
+                fencedWhileUp.remove(oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                publishRouting()
+            }
+        }
+
         // 7. Notification.
         record.status = "completed"
         record.finishedAt = now()
@@ -813,7 +860,8 @@ public actor RegionalFailoverService: Service {
         let oldEndpoint = topology.endpoint(named: old)
         let newEndpoint = topology.endpoint(named: new)
         return [
-            "cluster": topology.name, "old_primary": old, "new_primary": new,
+            "cluster": topology.name, "old_primary": old, "new_primary": new, "endpoint": old, "primary": new,
+            "host": oldEndpoint?.host ?? "", "port": oldEndpoint.map { String($0.port) } ?? "",
             "old_host": oldEndpoint?.host ?? "", "old_port": oldEndpoint.map { String($0.port) } ?? "",
             "new_host": newEndpoint?.host ?? "", "new_port": newEndpoint.map { String($0.port) } ?? "",
         ]
