@@ -8,7 +8,7 @@ struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Start, inspect and stop a lab of real PostgreSQL 15 servers on 127.0.0.1.",
-        subcommands: [Up.self, Status.self, Down.self, Rejoin.self]
+        subcommands: [Up.self, Status.self, Down.self, Rejoin.self, Kill.self]
     )
 
     struct Options: ParsableArguments {
@@ -98,6 +98,37 @@ struct LabCommand: ParsableCommand {
             try lab.rejoin(endpoint, upstream: upstream)
             try lab.save(to: options.statePath)
             try printStatus(of: lab)
+        }
+    }
+
+    struct Kill: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Inject a fault: kill -9 a server, or hang (stop) and resume (cont) all of its processes.")
+
+        enum Fault: String, ExpressibleByArgument, CaseIterable {
+            case kill, stop, cont
+        }
+
+        @OptionGroup var options: Options
+
+        @Argument(help: "The endpoint to hit, e.g. us-east-1.")
+        var endpoint: String
+
+        @Option(help: "kill (SIGKILL of the postmaster), stop (SIGSTOP of every process), cont (SIGCONT).")
+        var fault: Fault = .kill
+
+        func run() throws {
+            let lab = try options.attach()
+            guard lab.nodes.contains(where: { $0.name == endpoint }) else {
+                printError("the lab has no endpoint named \(endpoint)")
+                throw ExitCode(1)
+            }
+            switch fault {
+            case .kill: try lab.signal(endpoint, SIGKILL)
+            case .stop: try lab.signalServer(endpoint, SIGSTOP)
+            case .cont: try lab.signalServer(endpoint, SIGCONT)
+            }
+            print("\(fault.rawValue): \(endpoint) (pid \(lab.node(endpoint).pid))")
         }
     }
 

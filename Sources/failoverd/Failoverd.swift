@@ -1,3 +1,4 @@
+import Alerting
 import ArgumentParser
 import Failover
 import Foundation
@@ -22,6 +23,10 @@ struct Failoverd: AsyncParsableCommand {
 
     @Option(help: "Cluster file (YAML).")
     var config = "regions/lab.yaml"
+
+    @Option(
+        help: "Alert rules and channels (YAML, see docs/alerting.md); without it events are only logged and stored.")
+    var alerts: String?
 
     @Option(help: "State store (SQLite) path: journal, history, events.")
     var state = ".failoverd/state.sqlite"
@@ -55,7 +60,18 @@ struct Failoverd: AsyncParsableCommand {
             topology: topology,
             options: HealthMonitor.Options(fastReprobeInterval: topology.failover.fastReprobeInterval),
             logger: Logger(label: "failoverd.health"))
-        let events = EventLog(store: store, logger: Logger(label: "failoverd.events"))
+        var alertPipeline: AlertPipeline?
+        if let alerts {
+            do {
+                let configuration = try AlertConfigurationLoader.load(path: alerts)
+                alertPipeline = AlertPipeline(
+                    configuration: configuration, store: store, logger: Logger(label: "failoverd.alerts"))
+            } catch {
+                FileHandle.standardError.write(Data((error.description + "\n").utf8))
+                throw ExitCode(1)
+            }
+        }
+        let events = EventLog(store: store, logger: Logger(label: "failoverd.events"), forwardingTo: alertPipeline)
         let service = RegionalFailoverService(
             topology: topology, settings: FailoverSettings(policy: topology.failover), monitor: monitor, store: store,
             events: events, logger: Logger(label: "failoverd.failover"),
@@ -72,7 +88,7 @@ struct Failoverd: AsyncParsableCommand {
                 services: [
                     .init(service: events), .init(service: monitor), .init(service: service),
                     .init(service: reloader),
-                ],
+                ] + (alertPipeline.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
