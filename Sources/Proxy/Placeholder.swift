@@ -1,0 +1,2 @@
+/// Placeholder while the proxy is written.
+enum ProxyPlaceholder {}
