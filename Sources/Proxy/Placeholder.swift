@@ -1,2 +1,0 @@
-/// Placeholder while the proxy is written.
-enum ProxyPlaceholder {}
