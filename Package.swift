@@ -113,10 +113,28 @@ let package = Package(
             ],
             swiftSettings: ownTargetSettings
         ),
+        // The pure router: no I/O, no clock.
+        .target(
+            name: "Routing",
+            dependencies: ["Topology", "Health", "Failover"],
+            swiftSettings: ownTargetSettings
+        ),
+        // The read/write TCP proxy on SwiftNIO, driven by the router.
+        .target(
+            name: "Proxy",
+            dependencies: [
+                "Routing", "Topology", "Health", "Failover",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverd",
             dependencies: [
-                "Topology", "Health", "Failover", "StateStore", "Alerting",
+                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,6 +186,11 @@ let package = Package(
             ],
             swiftSettings: ownTargetSettings
         ),
+        .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "Topology", "Health", "Failover"],
+            swiftSettings: ownTargetSettings
+        ),
         // Each C library called for real.
         .testTarget(
             name: "CLibraryTests",
@@ -177,7 +200,13 @@ let package = Package(
         // Real PostgreSQL 15 servers on 127.0.0.1, started by the Lab harness.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Postgres", "Lab", "Topology", "Health", "Failover", "StateStore"],
+            dependencies: [
+                "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: ownTargetSettings
         ),
     ]

@@ -201,4 +201,11 @@ public struct RoutingTable: Sendable, Codable, Equatable {
     public var writesPaused: Bool
     /// Endpoints that must never receive traffic (a fenced old primary).
     public var fenced: [String]
+
+    public init(epoch: UInt64, writeTarget: String?, writesPaused: Bool, fenced: [String]) {
+        self.epoch = epoch
+        self.writeTarget = writeTarget
+        self.writesPaused = writesPaused
+        self.fenced = fenced
+    }
 }

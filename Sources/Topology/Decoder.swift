@@ -178,6 +178,20 @@ package final class NodeDecoder {
         return number
     }
 
+    /// `true` or `false` (also `yes`/`no`, `on`/`off`, as YAML 1.1 writers use them).
+    package func boolean(_ node: YAMLNode, path: String, key: String) -> Bool? {
+        guard let value = scalar(node, path: path, expected: "true or false", example: "\(key): true") else {
+            return nil
+        }
+        switch value.text.trimmingSpaces().lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(node.mark, path, "expected true or false, got \"\(value.raw)\"; write e.g. \(key): true")
+            return nil
+        }
+    }
+
     package func port(_ node: YAMLNode, path: String) -> Int? {
         guard let value = scalar(node, path: path, expected: "a port number", example: "port: 5432") else {
             return nil

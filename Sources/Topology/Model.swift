@@ -16,6 +16,8 @@ public struct ClusterTopology: Sendable, Equatable {
     public var regions: [Region]
     /// How failures are detected and handled (the `failover:` section).
     public var failover: FailoverPolicy
+    /// The read/write proxy and its router; disabled when the file has no `routing:` section.
+    public var routing: RoutingSettings
 
     public init(
         name: String,
@@ -24,7 +26,8 @@ public struct ClusterTopology: Sendable, Equatable {
         replication: ReplicationSettings,
         defaults: HealthSettings,
         regions: [Region],
-        failover: FailoverPolicy = FailoverPolicy()
+        failover: FailoverPolicy = FailoverPolicy(),
+        routing: RoutingSettings = RoutingSettings()
     ) {
         self.name = name
         self.sourceFile = sourceFile
@@ -33,6 +36,7 @@ public struct ClusterTopology: Sendable, Equatable {
         self.defaults = defaults
         self.regions = regions
         self.failover = failover
+        self.routing = routing
     }
 
     /// Regions ordered highest priority first; the first is where the primary starts.

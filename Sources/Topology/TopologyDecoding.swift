@@ -1,6 +1,6 @@
 /// Decodes the node tree into a ``ClusterTopology``, then checks the rules that span several keys.
 struct TopologyDecoding {
-    private static let topKeys = ["cluster", "connection", "replication", "defaults", "regions", "failover"]
+    private static let topKeys = ["cluster", "connection", "replication", "defaults", "regions", "failover", "routing"]
     private static let failoverDurationKeys = [
         "fast_reprobe_interval", "stream_staleness", "min_failover_interval", "catch_up_timeout", "promote_timeout",
         "verify_timeout", "command_timeout",
@@ -20,7 +20,7 @@ struct TopologyDecoding {
     private static let regionKeys = ["name", "priority", "latency_hint", "leader", "replicas"]
     private static let endpointKeys = ["name", "host", "port"] + overrideKeys
 
-    private let decoder: NodeDecoder
+    let decoder: NodeDecoder
     private let file: String
 
     init(decoder: NodeDecoder, file: String) {
@@ -105,6 +105,9 @@ struct TopologyDecoding {
             ?? ReplicationSettings()
         let failover = top["failover"].flatMap { decodeFailover($0, path: "failover") } ?? FailoverPolicy()
 
+        let allNames = endpoints.compactMap(\.name)
+        let routing = top["routing"].map { decodeRouting($0, path: "routing", endpointNames: allNames) }
+
         guard decoder.diagnostics.diagnostics.isEmpty, let name else {
             return nil
         }
@@ -136,7 +139,8 @@ struct TopologyDecoding {
             replication: replication,
             defaults: defaults.settings,
             regions: built,
-            failover: failover
+            failover: failover,
+            routing: routing ?? RoutingSettings()
         )
     }
 

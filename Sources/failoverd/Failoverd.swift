@@ -4,6 +4,7 @@ import Failover
 import Foundation
 import Health
 import Logging
+import Proxy
 import ServiceLifecycle
 import StateStore
 import Topology
@@ -76,6 +77,13 @@ struct Failoverd: AsyncParsableCommand {
             topology: topology, settings: FailoverSettings(policy: topology.failover), monitor: monitor, store: store,
             events: events, logger: Logger(label: "failoverd.failover"),
             faultPoint: ProcessInfo.processInfo.environment["FAILOVERD_FAULT_POINT"])
+        // The read/write proxy follows the decision-maker's routing table; off without a routing: section.
+        let proxy: ProxyService? =
+            topology.routing.enabled
+            ? ProxyService(
+                topology: topology, snapshot: { monitor.latest }, routingUpdates: service.routingUpdates(),
+                logger: Logger(label: "failoverd.proxy"))
+            : nil
         let reloader = ConfigurationReloader(path: config, monitor: monitor, service: service, logger: logger)
 
         logger.notice(
@@ -88,7 +96,7 @@ struct Failoverd: AsyncParsableCommand {
                 services: [
                     .init(service: events), .init(service: monitor), .init(service: service),
                     .init(service: reloader),
-                ] + (alertPipeline.map { [.init(service: $0)] } ?? []),
+                ] + (alertPipeline.map { [.init(service: $0)] } ?? []) + (proxy.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -180,9 +180,7 @@ import Topology
     }
 
     @Test func aReceiverThatIsDownThenUpGetsEverythingInOrder() async throws {
-        let probe = try await TestReceiver.start()
-        let port = probe.port
-        try await probe.stop()
+        let port = try await TestReceiver.portForLaterStart()
         let logs = LogCapture()
         let store = try StateStore(path: temporaryStorePath())
         let down = AlertChannel(
@@ -212,9 +210,7 @@ import Topology
     }
 
     @Test func undeliveredAlertsAreDeliveredAfterARestart() async throws {
-        let probe = try await TestReceiver.start()
-        let port = probe.port
-        try await probe.stop()
+        let port = try await TestReceiver.portForLaterStart()
         let path = temporaryStorePath()
         let url = Secret("http://127.0.0.1:\(port)/slack/\(Self.token)")
         let slack = AlertChannel(name: "slack", kind: .slack, url: url, connectTimeout: .seconds(1))

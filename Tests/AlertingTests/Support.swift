@@ -53,6 +53,20 @@ final class TestReceiver: Sendable {
         self.port = port
     }
 
+    /// A port for a receiver that must be down first and come up later on the same port: below
+    /// the kernel's ephemeral range (32768 and up), so that no outgoing connection of another
+    /// test (libpq, psql, libcurl) can take it meanwhile. Free when returned.
+    static func portForLaterStart() async throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if let receiver = try? await start(port: candidate) {
+                try await receiver.stop()
+                return candidate
+            }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
     /// Listens on `port` (0: any free port).
     static func start(port: Int = 0, script: [Response] = []) async throws -> TestReceiver {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

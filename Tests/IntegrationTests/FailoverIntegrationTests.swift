@@ -189,7 +189,13 @@ import Testing
     func aSecondOperationIsRefusedWhileOneRuns() async throws {
         try await FailoverFixture.run { fixture in
             async let first = fixture.service.switchover(endpoint: "us-east-2", requestedBy: "first")
-            try await Task.sleep(for: .milliseconds(5))
+            // The switchover takes well over 100 ms; look every millisecond for it to be running.
+            var running = false
+            for _ in 0..<5000 where !running {
+                running = await fixture.service.status().runningOperation != nil
+                if !running { try await Task.sleep(for: .milliseconds(1)) }
+            }
+            #expect(running, "the switchover never showed as running")
             await #expect(throws: FailoverError.self) {
                 _ = try await fixture.service.manualFailover(region: "eu-west", requestedBy: "second")
             }
