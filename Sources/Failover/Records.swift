@@ -72,8 +72,11 @@ public struct OperationRecord: Sendable, Codable, Equatable {
     public var newPrimary: String?
     public var newRegion: String?
     public var plan: FailoverPlan?
-    /// Last successful probe of the old primary: the failure began after it.
+    /// When the failure began, as closely as the control plane can tell: the start of the first
+    /// failed probe of the old primary (for a switchover or manual failover, the start).
     public var onsetAt: Date?
+    /// The old primary's last successful probe: the failure began between it and ``onsetAt``.
+    public var lastGoodProbeAt: Date?
     public var detectedAt: Date
     public var finishedAt: Date?
     public var steps: [StepRecord]

@@ -398,11 +398,14 @@ public actor RegionalFailoverService: Service {
         let startedAt = now()
         let snapshotAtStart = latest ?? monitor.latest
         let known = knownPosition(of: oldPrimary, in: snapshotAtStart)
+        let oldHealth = snapshotAtStart[endpoint: oldPrimary]
         var record = OperationRecord(
             id: UUID().uuidString.lowercased(), kind: kind, status: "in_progress", trigger: trigger,
             requestedBy: requestedBy, oldPrimary: oldPrimary, oldRegion: topology.endpoint(named: oldPrimary)?.region,
             newPrimary: nil, newRegion: nil, plan: nil,
-            onsetAt: kind == .automaticFailover ? snapshotAtStart[endpoint: oldPrimary]?.lastSuccessAt : startedAt,
+            onsetAt: kind == .automaticFailover
+                ? oldHealth?.failingSince ?? oldHealth?.lastSuccessAt ?? startedAt : startedAt,
+            lastGoodProbeAt: oldHealth?.lastSuccessAt,
             detectedAt: startedAt, finishedAt: nil, steps: [], oldPrimaryPosition: known?.lsn.description,
             oldPrimaryPositionSource: known == nil ? "unknown" : "last_probe", promotedPosition: nil, rpoBytes: nil,
             rtoSeconds: nil, replicationMode: topology.replication.mode.rawValue, error: nil)

@@ -90,6 +90,7 @@ public struct EndpointHealthTracker: Sendable, Equatable {
             state.reachable = true
             state.consecutiveFailures = 0
             state.isDown = false
+            state.failingSince = nil
             state.lastSuccessAt = now
             let latency = Self.milliseconds(probe.latency)
             state.smoothedLatencyMilliseconds =
@@ -115,6 +116,10 @@ public struct EndpointHealthTracker: Sendable, Equatable {
             state.serverVersion = probe.serverVersion
         } else {
             state.reachable = false
+            if state.consecutiveFailures == 0 {
+                // The failing probe began this long ago; the failure started before it.
+                state.failingSince = now.addingTimeInterval(-Self.milliseconds(probe.latency) / 1000)
+            }
             state.consecutiveFailures += 1
             if probe.error == nil {
                 state.lastError = "\(probe.endpoint): no answer"

@@ -48,8 +48,12 @@ public struct EndpointHealth: Sendable, Equatable {
     /// `consecutiveFailures` reached the endpoint's failure threshold.
     public var isDown: Bool
     public var lastProbeAt: Date?
-    /// The last successful probe: a failure's onset is just after it.
+    /// The last successful probe: a failure's onset is after it.
     public var lastSuccessAt: Date?
+    /// When the first probe of the current run of failures began (nil while reachable). A crash
+    /// noticed by the watch connection is probed at once, so this is within milliseconds of it; a
+    /// hang began between ``lastSuccessAt`` and this.
+    public var failingSince: Date?
     /// The last failed probe's error, secrets removed.
     public var lastError: String?
 

@@ -25,6 +25,17 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// Deadline for establishing a connection (TCP, TLS, authentication) when `connect` is not given
     /// one. Enforced by polling the socket, so sub-second values work. Defaults to 2 seconds.
     public var connectTimeout: Duration
+    /// More servers to try, in order, after `host:port` (libpq's multi-host connection). Empty by
+    /// default. With several hosts libpq moves to the next one when a host refuses, does not suit
+    /// ``targetSessionAttributes``, or does not answer within ``perHostConnectTimeoutSeconds``.
+    public var alternateHosts: [(host: String, port: Int)] = []
+    /// libpq `target_session_attrs` (e.g. `read-write`: skip standbys and read-only servers);
+    /// nil leaves libpq's default (`any`).
+    public var targetSessionAttributes: String?
+    /// libpq `connect_timeout` for each host attempt, whole seconds; nil: none (the overall
+    /// ``connectTimeout`` still applies). Needed with several hosts, or a hung first host would
+    /// use up the whole deadline.
+    public var perHostConnectTimeoutSeconds: Int?
 
     /// Creates a configuration; see each property for its default and meaning.
     public init(
@@ -64,15 +75,22 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     ///
     /// libpq's own `connect_timeout` is whole seconds; deadlines are enforced by polling instead.
     var libpqParameters: [(String, String)] {
+        let hosts = [(host: host, port: port)] + alternateHosts
         var pairs: [(String, String)] = [
-            ("host", host),
-            ("port", String(port)),
+            ("host", hosts.map(\.host).joined(separator: ",")),
+            ("port", hosts.map { String($0.port) }.joined(separator: ",")),
             ("user", user),
             ("dbname", database),
             ("sslmode", sslMode),
             ("application_name", applicationName),
             ("client_encoding", "UTF8"),
         ]
+        if let targetSessionAttributes {
+            pairs.append(("target_session_attrs", targetSessionAttributes))
+        }
+        if let perHostConnectTimeoutSeconds {
+            pairs.append(("connect_timeout", String(perHostConnectTimeoutSeconds)))
+        }
         if let password {
             pairs.append(("password", password))
         }

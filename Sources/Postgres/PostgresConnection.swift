@@ -35,6 +35,9 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     /// Process ID of the server backend serving this connection (`PQbackendPID`), e.g. to keep
     /// it out of a `pg_terminate_backend()` sweep.
     public let backendPID: Int32
+    /// The port of the server this connection reached (`PQport`): with
+    /// ``PostgresConfiguration/alternateHosts``, tells which of them answered.
+    public let connectedPort: Int
 
     private let handle: Mutex<Handle>
     private let closed: Atomic<Bool>
@@ -43,6 +46,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         self.configuration = configuration
         self.serverVersion = Int(PQserverVersion(connection))
         self.backendPID = PQbackendPID(connection)
+        self.connectedPort = PQport(connection).flatMap { Int(String(cString: $0)) } ?? configuration.port
         self.handle = Mutex(Handle(connection: connection))
         self.closed = Atomic(false)
     }

@@ -212,7 +212,8 @@ public enum EventReportBuilder {
             return report
         }
         report.method = .lowerBound
-        let sinceProbe = timeline.onsetAt.map { timeline.detectedAt.timeIntervalSince($0) }
+        let lastGoodProbe = record.lastGoodProbeAt ?? timeline.onsetAt
+        let sinceProbe = lastGoodProbe.map { timeline.detectedAt.timeIntervalSince($0) }
         if bytes == 0, let sinceProbe {
             // Everything up to the last good probe reached the new primary; anything lost was written
             // after that probe and before detection.
