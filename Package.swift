@@ -151,6 +151,18 @@ let package = Package(
             swiftSettings: ownTargetSettings
         ),
 
+        // Benchmarks: real labs, numbers printed; not part of the test suite.
+        .executableTarget(
+            name: "failover-benchmark",
+            dependencies: [
+                "Lab", "Topology", "Health", "Failover", "StateStore", "Postgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/FailoverBenchmark",
+            swiftSettings: ownTargetSettings
+        ),
+
         // Unit tests: no database, no network.
         .testTarget(
             name: "TopologyTests",

@@ -83,6 +83,9 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         timeout: Duration? = nil
     ) async throws(PostgresError) -> PostgresConnection {
         let limit = timeout ?? configuration.connectTimeout
+        if !configuration.alternateHosts.isEmpty {
+            return try await connectToFirstSuitable(configuration, limit: limit)
+        }
         let deadline = ContinuousClock.now + limit
         let outcome: Result<PostgresConnection, PostgresError>
         do {
@@ -95,6 +98,31 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             throw PostgresError(.cancelled, "cancelled before connecting", configuration: configuration)
         }
         return try outcome.get()
+    }
+
+    /// libpq's multi-host behaviour, with per-host deadlines that also hold for a host that accepts
+    /// TCP and never answers: libpq enforces `connect_timeout` only in its blocking connect, so the
+    /// hosts are tried here one by one, each with `target_session_attrs` checked by libpq.
+    private static func connectToFirstSuitable(
+        _ configuration: PostgresConfiguration, limit: Duration
+    ) async throws(PostgresError) -> PostgresConnection {
+        let deadline = ContinuousClock.now + limit
+        let perHost = configuration.perHostConnectTimeoutSeconds.map { Duration.seconds($0) } ?? limit
+        var lastError = PostgresError.connectTimeout(limit, configuration)
+        for (host, port) in [(configuration.host, configuration.port)] + configuration.alternateHosts {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { break }
+            var single = configuration
+            single.host = host
+            single.port = port
+            single.alternateHosts = []
+            do {
+                return try await connect(single, timeout: min(perHost, remaining))
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError
     }
 
     /// Runs one SQL statement with text-format parameters and returns its rows.
