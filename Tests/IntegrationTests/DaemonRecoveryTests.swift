@@ -1,0 +1,102 @@
+import Failover
+import Foundation
+import Lab
+import StateStore
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real `failoverd` process, killed in the middle of a failover and started again.
+@Suite(.serialized) struct DaemonRecoveryTests {
+    /// `.build/debug/failoverd`, built by `swift build --build-tests` with the rest of the package.
+    static var daemonPath: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/failoverd").path
+    }
+
+    /// Starts the daemon on `config`; its output goes to `log`.
+    static func startDaemon(config: String, state: String, log: String, faultPoint: String?) throws -> Process {
+        guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
+            Issue.record("\(daemonPath) is missing: build it with `swift build --build-tests`")
+            throw CancellationError()
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: daemonPath)
+        process.arguments = ["--config", config, "--state", state, "--log-level", "info"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FAILOVERD_FAULT_POINT"] = faultPoint
+        process.environment = environment
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    /// Stops the daemon by its PID: SIGTERM, a bounded wait, then SIGKILL.
+    static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func daemonKilledAfterPromotionCompletesTheFailoverOnRestart() async throws {
+        try await FailoverFixture.run(startControlPlane: false) { fixture in
+            let directory = fixture.lab.baseDirectory + "/daemon"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let config = directory + "/cluster.yaml"
+            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
+            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
+            let state = directory + "/state.sqlite"
+            let log = directory + "/failoverd.log"
+
+            let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: "after_promotion")
+            defer { Self.stop(first) }
+            let store = try StateStore(path: state)
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+                try await store.control("write_target") == "us-east-1"
+            }
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(20)) {
+                !first.isRunning
+            }
+            // It died between promotion and routing: the store still says in progress.
+            let interrupted = try await store.operationsInProgress()
+            #expect(interrupted.count == 1)
+            #expect(try await store.control("write_target") == "us-east-1")
+            #expect(try fixture.sql("us-east-2", "select pg_is_in_recovery()") == "f")
+
+            let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            defer { Self.stop(second) }
+            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(15)) {
+                try await store.control("write_target") == "us-east-2"
+            }
+            #expect(try await store.operationsInProgress().isEmpty)
+            let record = try #require(
+                try await store.operations(limit: 1).first.flatMap {
+                    try OperationRecord.decoder().decode(OperationRecord.self, from: $0.payload)
+                })
+            #expect(record.status == "completed")
+            #expect(record.newPrimary == "us-east-2")
+            // Never two writable primaries: every server that answers, but one, is in recovery.
+            var writable: [String] = []
+            for node in fixture.lab.nodes where fixture.lab.isRunning(node.name) {
+                if (try? fixture.sql(node.name, "select pg_is_in_recovery()")) == "f" { writable.append(node.name) }
+            }
+            #expect(writable == ["us-east-2"])
+        }
+    }
+}
