@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore",
+                "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore", "Reports",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -56,6 +56,10 @@ public actor RegionalFailoverService: Service {
     private var partitionReported = false
     private var blockedReported = false
     private var downEndpoints: Set<String> = []
+    /// No automatic attempt before this, after a failed one.
+    private var nextAutomaticAttemptAt: Date?
+    /// The pause between failed automatic attempts.
+    static let retryAfterFailedAttempt: Duration = .seconds(10)
 
     private let routingState: Mutex<RoutingTable>
     private let routingSubscribers = Subscribers()
@@ -130,7 +134,7 @@ public actor RegionalFailoverService: Service {
         let snapshot = latest ?? monitor.latest
         return CandidateSelector.plan(
             oldPrimary: primary, oldPrimaryPosition: knownPosition(of: primary, in: snapshot)?.lsn,
-            snapshot: snapshot, topology: topology, mode: mode)
+            snapshot: snapshot, topology: topology, mode: mode, fenced: fenced)
     }
 
     // MARK: Commands
@@ -264,7 +268,14 @@ public actor RegionalFailoverService: Service {
                 record.status = "completed"
                 record.error = "the control plane restarted after promotion; routing completed on restart"
                 try? await store.setControl("write_target", newPrimary)
+                fenced.remove(newPrimary)
                 fenced.insert(record.oldPrimary)
+                if record.kind == .automaticFailover {
+                    // It counts for anti-flapping like any completed automatic failover.
+                    lastAutomaticFailoverAt = now()
+                    try? await store.setControl(
+                        "last_automatic_failover_at", String(lastAutomaticFailoverAt!.timeIntervalSince1970))
+                }
                 try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
             } else {
                 record.status = "abandoned"
@@ -272,6 +283,8 @@ public actor RegionalFailoverService: Service {
                 if record.step("promotion") != nil || entries.contains(where: { $0.step == "fencing" }) {
                     // The old primary may have been fenced: lift it, it is still the primary.
                     try? await operations.unfence(record.oldPrimary)
+                    fenced.remove(record.oldPrimary)
+                    try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
                 }
             }
             record.finishedAt = now()
@@ -325,6 +338,9 @@ public actor RegionalFailoverService: Service {
     }
 
     private func failoverAutomatically(from primary: String, evidence: DetectionEvidence) async {
+        // After a failed attempt (e.g. no standby answered), wait before the next one instead of
+        // starting one per snapshot; failover_failed has been sent already.
+        if let retryAt = nextAutomaticAttemptAt, now() < retryAt { return }
         let blockedBy: String?
         if paused {
             blockedBy = "automatic failover is paused"
@@ -348,10 +364,12 @@ public actor RegionalFailoverService: Service {
             }
             return
         }
-        _ = try? await execute(
+        let record = try? await execute(
             kind: .automaticFailover, mode: .automatic,
             trigger: "primary \(primary) failed \(evidence.consecutiveFailures) probes; standbys confirm",
             requestedBy: nil, evidence: evidence)
+        nextAutomaticAttemptAt =
+            record?.status == "completed" ? nil : now().addingTimeInterval(Self.retryAfterFailedAttempt.seconds)
     }
 
     private func notePartition(primary: String, evidence: DetectionEvidence) {
@@ -439,7 +457,8 @@ public actor RegionalFailoverService: Service {
         // 3. Selection.
         let snapshot = latest ?? monitor.latest
         let plan = CandidateSelector.plan(
-            oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology, mode: mode)
+            oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology, mode: mode,
+            fenced: fenced)
         record.plan = plan
         await step(&record, "selection") {
             [
@@ -523,20 +542,10 @@ public actor RegionalFailoverService: Service {
         // they follow its timeline switch by themselves, and a synchronous commit on it finds them.
         // Only standbys that answer now: a dead one costs a timeout and can attach later.
         let reachable = Set(snapshot.endpoints.filter(\.isHealthy).map(\.endpoint))
-        let direct = plan.followers.filter {
-            $0.upstream == firstChoice && $0.endpoint != candidate && reachable.contains($0.endpoint)
-        }
-        let followers = direct.map { Follow(endpoint: $0.endpoint, upstream: candidate) }
+        let followers = follows(for: candidate, oldPrimary: oldPrimary, snapshot: snapshot, reachable: reachable)
+            .filter { $0.upstream == candidate }
         await step(&record, "repoint_before_promotion") {
-            var facts: [String: String] = [:]
-            if let names = plan.synchronousStandbyNames {
-                do {
-                    try await ops.setSynchronousStandbys(candidate, names)
-                    facts["synchronous_standby_names"] = names.isEmpty ? "(none: asynchronous)" : names
-                } catch {
-                    facts["synchronous_standby_names_error"] = "\(error)"
-                }
-            }
+            var facts = await prepare(candidate, oldPrimary: oldPrimary, snapshot: snapshot, ops: ops)
             facts.merge(await Self.repoint(followers, ops: ops), uniquingKeysWith: { $1 })
             return facts
         }
@@ -556,8 +565,16 @@ public actor RegionalFailoverService: Service {
             }
         }
         guard let newPrimary = promoted else {
+            if kind == .switchover {
+                // Nothing was promoted: the old primary is still the primary and must take writes again.
+                try? await ops.unfence(oldPrimary)
+                fenced.remove(oldPrimary)
+                fencedWhileUp.remove(oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            }
             return await fail(&record, .failed("no candidate could be promoted"), log: log)
         }
+        fenced.remove(newPrimary)
         record.newPrimary = newPrimary
         record.newRegion = topology.endpoint(named: newPrimary)?.region
         record.promotedPosition = promotedPosition?.description
@@ -574,12 +591,18 @@ public actor RegionalFailoverService: Service {
         writeTarget = newPrimary
         try? await store.setControl("write_target", newPrimary)
         publishRouting(writesPaused: false)
-        let rest = plan.followers.filter {
-            $0.upstream != firstChoice && $0.endpoint != newPrimary && reachable.contains($0.endpoint)
-        }
-        .map { Follow(endpoint: $0.endpoint, upstream: $0.upstream == firstChoice ? newPrimary : $0.upstream) }
+        // Every other standby under the new primary; cascades stay inside their region. Those
+        // already re-pointed at it before the promotion are left alone.
+        let all = follows(for: newPrimary, oldPrimary: oldPrimary, snapshot: snapshot, reachable: reachable)
         let snapshotNow = latest ?? monitor.latest
-        let changed = rest.filter { snapshotNow[endpoint: $0.endpoint]?.upstream != $0.upstream }
+        let alreadyPointed = newPrimary == candidate ? Set(followers.map(\.endpoint)) : []
+        let changed = all.filter {
+            !alreadyPointed.contains($0.endpoint) && snapshotNow[endpoint: $0.endpoint]?.upstream != $0.upstream
+        }
+        if newPrimary != candidate {
+            // A later candidate was promoted: give it the synchronous standbys meant for it.
+            _ = await prepare(newPrimary, oldPrimary: oldPrimary, snapshot: snapshot, ops: ops)
+        }
         await step(&record, "routing") {
             var facts = ["write_target": newPrimary]
             facts.merge(await Self.repoint(changed, ops: ops), uniquingKeysWith: { $1 })
@@ -597,7 +620,7 @@ public actor RegionalFailoverService: Service {
         }
 
         // 6. Verification: writable, standbys attached.
-        let expected = Set((followers + changed).filter { $0.upstream == newPrimary }.map(\.endpoint))
+        let expected = Set(all.filter { $0.upstream == newPrimary }.map(\.endpoint))
         let verified = await step(&record, "verification") { () async throws -> [String: String] in
             try await ops.writeProbe(newPrimary, timeout: settings.verifyTimeout)
             let deadline = ContinuousClock.now + settings.verifyTimeout
@@ -681,6 +704,37 @@ public actor RegionalFailoverService: Service {
         await persist(record)
         log.error("operation failed", metadata: ["error": "\(error)"])
         return record
+    }
+
+    /// Where every reachable standby streams from once `primary` is the primary.
+    private func follows(
+        for primary: String, oldPrimary: String, snapshot: HealthSnapshot, reachable: Set<String>
+    ) -> [Follow] {
+        topology.allEndpoints.compactMap { endpoint in
+            guard endpoint.name != oldPrimary, endpoint.name != primary, reachable.contains(endpoint.name),
+                let upstream = ReplicationLayout.expectedUpstream(
+                    of: endpoint.name, primary: primary, topology: topology, snapshot: snapshot,
+                    excluding: [oldPrimary])
+            else { return nil }
+            return Follow(endpoint: endpoint.name, upstream: upstream)
+        }
+    }
+
+    /// Gives `candidate` the synchronous standbys it will wait for as primary: the configured ones
+    /// other than itself that are healthy now (none: asynchronous, said in the journal).
+    private func prepare(
+        _ candidate: String, oldPrimary: String, snapshot: HealthSnapshot, ops: DatabaseOperations
+    ) async -> [String: String] {
+        guard
+            let names = CandidateSelector.synchronousStandbyNames(
+                for: candidate, topology: topology, snapshot: snapshot, excluding: [oldPrimary])
+        else { return [:] }
+        do {
+            try await ops.setSynchronousStandbys(candidate, names)
+            return ["synchronous_standby_names": names.isEmpty ? "(none: asynchronous)" : names]
+        } catch {
+            return ["synchronous_standby_names_error": "\(error)"]
+        }
     }
 
     /// Re-points standbys in parallel; returns per-standby outcomes for the journal.

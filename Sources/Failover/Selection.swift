@@ -79,7 +79,8 @@ public enum CandidateSelector {
         oldPrimaryPosition: LSN?,
         snapshot: HealthSnapshot,
         topology: ClusterTopology,
-        mode: SelectionMode
+        mode: SelectionMode,
+        fenced: Set<String> = []
     ) -> FailoverPlan {
         let oldRegion = topology.endpoint(named: oldPrimary)?.region
         let regionRank = Dictionary(
@@ -109,6 +110,13 @@ public enum CandidateSelector {
                     rejected.append(Rejection(endpoint: health.endpoint, reason: "not the requested endpoint \(name)"))
                     continue
                 }
+            }
+            if fenced.contains(health.endpoint) {
+                rejected.append(
+                    Rejection(
+                        endpoint: health.endpoint,
+                        reason: "fenced: an old primary that has not been rejoined (rejoin it first)"))
+                continue
             }
             if let reason = ineligibility(
                 health, endpoint: endpoint, force: force,

@@ -28,11 +28,7 @@ public enum ReportSource {
     public static func report(
         store: StateStore, cluster: String, from: Date, to: Date, targets: ReportTargets, now: Date = Date()
     ) async throws -> Report {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .custom { decoder in
-            let container = try decoder.singleValueContainer()
-            return try JSONExport.parseDate(try container.decode(String.self), in: container)
-        }
+        let decoder = OperationRecord.decoder()
         var events: [EventReport] = []
         for stored in try await store.operations(from: from, to: to) {
             guard let record = try? decoder.decode(OperationRecord.self, from: stored.payload) else { continue }

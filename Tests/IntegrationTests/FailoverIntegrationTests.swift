@@ -2,9 +2,11 @@ import Failover
 import Foundation
 import Health
 import Lab
+import Reports
 import StateStore
 import Synchronization
 import Testing
+import Topology
 
 #if canImport(Glibc)
     import Glibc
@@ -50,6 +52,30 @@ import Testing
             let journal = try await fixture.store.journal(operationID: record.id)
             #expect(journal.filter { $0.step == "promotion" }.map(\.phase) == ["started", "finished"])
             #expect(try await fixture.service.history().count == 1)
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aCrashFailoverProducesAReportWithinTheMeasuredBounds() async throws {
+        try await FailoverFixture.run { fixture in
+            let killedAt = Date()
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let seenAt = Date()
+            #expect(record.status == "completed")
+
+            let report = try await ReportSource.report(
+                store: fixture.store, cluster: fixture.topology.name, from: killedAt.addingTimeInterval(-60),
+                to: seenAt.addingTimeInterval(60), targets: ReportTargets(fixture.topology.defaults))
+            let event = try #require(report.events.first)
+            #expect(report.events.count == 1)
+            let rto = try #require(event.rto.seconds)
+            // The outage began at the kill (the watch notices it at once) and ended before we saw the record.
+            #expect(rto > 0)
+            #expect(rto <= seenAt.timeIntervalSince(killedAt) + 0.05, "RTO \(rto) s")
+            #expect(event.rpo.bytes == 0, "synchronous lab: nothing acknowledged is lost")
+            #expect(event.rpo.status == .met)
+            #expect(event.rto.status == .met)
         }
     }
 
