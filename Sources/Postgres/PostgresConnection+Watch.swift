@@ -203,76 +203,9 @@ extension PostgresConnection {
             deadline: ContinuousClock.Instant,
             limit: Duration
         ) throws(PostgresError) -> Watch {
-            let pairs = configuration.libpqParameters
-            let keywords = pairs.map { strdup($0.0) }
-            let values = pairs.map { strdup($0.1) }
-            defer {
-                for keyword in keywords {
-                    free(keyword)
-                }
-                for value in values {
-                    if let value {
-                        // Passwords should not linger in freed heap memory.
-                        memset(value, 0, strlen(value))
-                    }
-                    free(value)
-                }
-            }
-            let keywordArray = keywords.map { UnsafePointer($0) } + [nil]
-            let valueArray = values.map { UnsafePointer($0) } + [nil]
-            guard let connection = PQconnectStartParams(keywordArray, valueArray, 0) else {
-                throw PostgresError(
-                    .connectionFailed,
-                    "libpq could not allocate a connection",
-                    configuration: configuration
-                )
-            }
-            // A quiet notice processor: an idle watch has no one to show notices to, and libpq's
-            // default writes them to standard error.
-            PQsetNoticeProcessor(connection, { _, _ in }, nil)
-            var status = PQstatus(connection) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING
-            while status != PGRES_POLLING_OK {
-                if status == PGRES_POLLING_FAILED {
-                    let error = failure(connection, configuration)
-                    PQfinish(connection)
-                    throw error
-                }
-                let events = status == PGRES_POLLING_READING ? Int16(POLLIN) : Int16(POLLOUT)
-                let remaining = deadline - ContinuousClock.now
-                if remaining <= .zero {
-                    PQfinish(connection)
-                    throw PostgresError.connectTimeout(limit, configuration)
-                }
-                var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
-                let ready = poll(&descriptor, 1, Int32(min(remaining, pollSlice).postgresMilliseconds))
-                if ready > 0 {
-                    status = PQconnectPoll(connection)
-                } else if ready < 0 && errno != EINTR && errno != EAGAIN {
-                    let reason = "poll(2) failed: \(String(cString: strerror(errno)))"
-                    PQfinish(connection)
-                    throw PostgresError(.connectionFailed, reason, configuration: configuration)
-                }
-            }
-            if PQsetnonblocking(connection, 1) != 0 {
-                let error = failure(connection, configuration)
-                PQfinish(connection)
-                throw error
-            }
-            return Watch(connection, configuration: configuration)
-        }
-
-        private static func failure(_ connection: OpaquePointer, _ configuration: PostgresConfiguration)
-            -> PostgresError
-        {
-            let raw = PQerrorMessage(connection).map { String(cString: $0) } ?? "unknown libpq error"
-            let (sqlState, message) = PostgresConnection.parseVerboseMessage(raw)
-            let authentication = PQconnectionNeedsPassword(connection) == 1 || sqlState?.hasPrefix("28") == true
-            return PostgresError(
-                authentication ? .authenticationFailed : .connectionFailed,
-                message,
-                sqlState: sqlState,
-                configuration: configuration
-            )
+            Watch(
+                try PostgresConnection.openConnection(configuration, deadline: deadline, limit: limit),
+                configuration: configuration)
         }
     }
 }

@@ -179,6 +179,18 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         deadline: ContinuousClock.Instant,
         limit: Duration
     ) throws(PostgresError) -> PostgresConnection {
+        PostgresConnection(
+            try openConnection(configuration, deadline: deadline, limit: limit), configuration: configuration)
+    }
+
+    /// Opens a libpq connection with libpq's non-blocking API, polling its socket until `deadline`,
+    /// and leaves it in non-blocking mode. Notices are dropped: libpq's default printer writes them
+    /// to standard error, where nobody reads them in a daemon. Blocks: call it on the module's pool.
+    static func openConnection(
+        _ configuration: PostgresConfiguration,
+        deadline: ContinuousClock.Instant,
+        limit: Duration
+    ) throws(PostgresError) -> OpaquePointer {
         let pairs = configuration.libpqParameters
         let keywords = pairs.map { strdup($0.0) }
         let values = pairs.map { strdup($0.1) }
@@ -205,6 +217,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             PQfinish(connection)
             throw error
         }
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         // Verbose messages carry the SQLSTATE of a start-up failure (28P01, 3D000, 53300, ...),
         // which libpq has no other public way to report.
         PQsetErrorVerbosity(connection, PQERRORS_VERBOSE)
@@ -235,11 +248,11 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             PQfinish(connection)
             throw error
         }
-        return PostgresConnection(connection, configuration: configuration)
+        return connection
     }
 
     /// Classifies a start-up failure and cleans libpq's verbose message.
-    private static func connectFailure(_ connection: OpaquePointer, _ configuration: PostgresConfiguration)
+    static func connectFailure(_ connection: OpaquePointer, _ configuration: PostgresConfiguration)
         -> PostgresError
     {
         let (sqlState, message) = parseVerboseMessage(errorMessage(connection))
