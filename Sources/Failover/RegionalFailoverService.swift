@@ -126,12 +126,15 @@ public actor RegionalFailoverService: Service {
 
     /// What a failover would do now, without doing it: who is promoted, why the others are not,
     /// and the predicted data loss.
-    public func dryRun(region: String? = nil, endpoint: String? = nil, force: Bool = false) throws(FailoverError)
+    ///
+    /// Every endpoint is probed first, so that positions and lag are compared at one moment (a
+    /// snapshot mixes probes up to one interval apart, which shows a busy standby as lagging).
+    public func dryRun(region: String? = nil, endpoint: String? = nil, force: Bool = false) async throws(FailoverError)
         -> FailoverPlan
     {
         let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
         guard let primary = writeTarget ?? topology.initialPrimary?.name else { throw .failed("no primary is known") }
-        let snapshot = latest ?? monitor.latest
+        let snapshot = await monitor.probeNow()
         return CandidateSelector.plan(
             oldPrimary: primary, oldPrimaryPosition: knownPosition(of: primary, in: snapshot)?.lsn,
             snapshot: snapshot, topology: topology, mode: mode, fenced: fenced)
@@ -454,7 +457,11 @@ public actor RegionalFailoverService: Service {
             return ["event": ControlEvent.Kind.failoverTriggered.rawValue]
         }
 
-        // 3. Selection.
+        // 3. Selection, on positions read at one moment: an automatic failover has just probed the
+        // standbys; a requested operation probes everything now.
+        if kind != .automaticFailover {
+            latest = await monitor.probeNow()
+        }
         let snapshot = latest ?? monitor.latest
         let plan = CandidateSelector.plan(
             oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology, mode: mode,

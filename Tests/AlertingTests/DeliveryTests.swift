@@ -180,7 +180,9 @@ import Topology
     }
 
     @Test func aReceiverThatIsDownThenUpGetsEverythingInOrder() async throws {
-        let port = try await TestReceiver.portForLaterStart()
+        let reservation = try TestReceiver.PortReservation()
+        defer { reservation.release() }
+        let port = reservation.port
         let logs = LogCapture()
         let store = try StateStore(path: temporaryStorePath())
         let down = AlertChannel(
@@ -197,6 +199,7 @@ import Topology
             try await store.alertDeliveries().last.map { $0.attempts >= 2 } ?? false
         }
         let receiver = try await TestReceiver.start(port: port)
+        reservation.release()
         let requests = try await receiver.waitForRequests(endpoints.count)
         try await Task.sleep(for: .milliseconds(300))
         try await running.stop()
@@ -210,7 +213,9 @@ import Topology
     }
 
     @Test func undeliveredAlertsAreDeliveredAfterARestart() async throws {
-        let port = try await TestReceiver.portForLaterStart()
+        let reservation = try TestReceiver.PortReservation()
+        defer { reservation.release() }
+        let port = reservation.port
         let path = temporaryStorePath()
         let url = Secret("http://127.0.0.1:\(port)/slack/\(Self.token)")
         let slack = AlertChannel(name: "slack", kind: .slack, url: url, connectTimeout: .seconds(1))
@@ -231,6 +236,7 @@ import Topology
             try await running.stop()
         }
         let receiver = try await TestReceiver.start(port: port)
+        reservation.release()
         let store = try StateStore(path: path)
         let pipeline = AlertPipeline(
             configuration: configuration([slack]), store: store, logger: LogCapture().logger(),

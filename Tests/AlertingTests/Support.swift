@@ -10,6 +10,10 @@ import Synchronization
 import Testing
 import Topology
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The repository root, found from this file's location so tests run from any directory.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
@@ -53,18 +57,40 @@ final class TestReceiver: Sendable {
         self.port = port
     }
 
-    /// A port for a receiver that must be down first and come up later on the same port: below
-    /// the kernel's ephemeral range (32768 and up), so that no outgoing connection of another
-    /// test (libpq, psql, libcurl) can take it meanwhile. Free when returned.
-    static func portForLaterStart() async throws -> Int {
-        for _ in 0..<200 {
-            let candidate = Int.random(in: 20_000..<32_000)
-            if let receiver = try? await start(port: candidate) {
-                try await receiver.stop()
-                return candidate
+    /// Holds a port for a receiver that must be down first and come up later on the same port: a
+    /// socket bound to it without listening, so connections are refused and nothing else can take
+    /// the port meanwhile. Both sockets use SO_REUSEADDR, so the receiver binds while it is held;
+    /// release it once the receiver listens.
+    final class PortReservation: Sendable {
+        let port: Int
+        private let descriptor: Int32
+        private let released = Atomic(false)
+
+        init() throws {
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.descriptor = descriptor
+            var reuse: Int32 = 1
+            setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+                }
             }
+            guard bound else {
+                close(descriptor)
+                throw POSIXError(.EADDRINUSE)
+            }
+            port = Int(UInt16(bigEndian: address.sin_port))
         }
-        throw POSIXError(.EADDRINUSE)
+
+        /// Closes the socket, once.
+        func release() {
+            if !released.exchange(true, ordering: .relaxed) { close(descriptor) }
+        }
     }
 
     /// Listens on `port` (0: any free port).
