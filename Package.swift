@@ -31,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian, found through pkg-config.
@@ -131,11 +135,30 @@ let package = Package(
             ],
             swiftSettings: ownTargetSettings
         ),
+        // The admin HTTP API, /metrics and the served OpenAPI document.
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("openapi.json")],
+            swiftSettings: ownTargetSettings
+        ),
         .executableTarget(
             name: "failoverd",
             dependencies: [
-                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy",
+                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -203,6 +226,12 @@ let package = Package(
             dependencies: ["Routing", "Topology", "Health", "Failover"],
             swiftSettings: ownTargetSettings
         ),
+        // The admin API's route table against its OpenAPI document; no network.
+        .testTarget(
+            name: "AdminAPITests",
+            dependencies: ["AdminAPI", "Topology"],
+            swiftSettings: ownTargetSettings
+        ),
         // Each C library called for real.
         .testTarget(
             name: "CLibraryTests",
@@ -214,6 +243,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore", "Reports",
+                "AdminAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

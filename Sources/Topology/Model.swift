@@ -18,6 +18,8 @@ public struct ClusterTopology: Sendable, Equatable {
     public var failover: FailoverPolicy
     /// The read/write proxy and its router; disabled when the file has no `routing:` section.
     public var routing: RoutingSettings
+    /// The admin API (the `api:` section); defaults to loopback port 8008 with no tokens.
+    public var api: APISettings
 
     public init(
         name: String,
@@ -27,7 +29,8 @@ public struct ClusterTopology: Sendable, Equatable {
         defaults: HealthSettings,
         regions: [Region],
         failover: FailoverPolicy = FailoverPolicy(),
-        routing: RoutingSettings = RoutingSettings()
+        routing: RoutingSettings = RoutingSettings(),
+        api: APISettings = APISettings()
     ) {
         self.name = name
         self.sourceFile = sourceFile
@@ -37,6 +40,7 @@ public struct ClusterTopology: Sendable, Equatable {
         self.regions = regions
         self.failover = failover
         self.routing = routing
+        self.api = api
     }
 
     /// Regions ordered highest priority first; the first is where the primary starts.

@@ -1,6 +1,10 @@
 /// Decodes the node tree into a ``ClusterTopology``, then checks the rules that span several keys.
 struct TopologyDecoding {
-    private static let topKeys = ["cluster", "connection", "replication", "defaults", "regions", "failover", "routing"]
+    private static let topKeys = [
+        "cluster", "connection", "replication", "defaults", "regions", "failover", "routing", "api",
+    ]
+    private static let apiKeys = ["listen", "tls_certificate", "tls_key", "tokens", "metrics_auth"]
+    private static let tokenKeys = ["name", "role", "token"]
     private static let failoverDurationKeys = [
         "fast_reprobe_interval", "stream_staleness", "min_failover_interval", "catch_up_timeout", "promote_timeout",
         "verify_timeout", "command_timeout",
@@ -104,6 +108,7 @@ struct TopologyDecoding {
             top["replication"].flatMap { decodeReplication($0, path: "replication", regions: regions) }
             ?? ReplicationSettings()
         let failover = top["failover"].flatMap { decodeFailover($0, path: "failover") } ?? FailoverPolicy()
+        let api = top["api"].flatMap { decodeAPI($0, path: "api") } ?? APISettings()
 
         let allNames = endpoints.compactMap(\.name)
         let routing = top["routing"].map { decodeRouting($0, path: "routing", endpointNames: allNames) }
@@ -140,7 +145,8 @@ struct TopologyDecoding {
             defaults: defaults.settings,
             regions: built,
             failover: failover,
-            routing: routing ?? RoutingSettings()
+            routing: routing ?? RoutingSettings(),
+            api: api
         )
     }
 
@@ -158,6 +164,107 @@ struct TopologyDecoding {
     }
 
     // MARK: Sections
+
+    private func decodeAPI(_ node: YAMLNode, path: String) -> APISettings? {
+        guard
+            let fields = decoder.mapping(
+                node, path: path, allowed: Self.apiKeys, example: "api: { listen: \"127.0.0.1:8008\" }")
+        else {
+            return nil
+        }
+        var settings = APISettings()
+        if let value = fields["listen"],
+            let text = decoder.string(value, path: fields.path("listen"), example: "listen: \"127.0.0.1:8008\"")
+        {
+            if let (host, port) = APISettings.parseListen(text) {
+                settings.host = host
+                settings.port = port
+            } else {
+                decoder.report(
+                    value.mark, fields.path("listen"),
+                    "expected HOST:PORT, got \"\(text)\"; write e.g. listen: \"127.0.0.1:8008\" or \"[::1]:8008\"")
+            }
+        }
+        for (key, field) in [
+            ("tls_certificate", \APISettings.tlsCertificatePath), ("tls_key", \APISettings.tlsKeyPath),
+        ] {
+            if let value = fields[key],
+                let file = decoder.string(value, path: fields.path(key), example: "\(key): /etc/failoverd/api.pem")
+            {
+                settings[keyPath: field] = file
+            }
+        }
+        if (settings.tlsCertificatePath == nil) != (settings.tlsKeyPath == nil) {
+            let (present, missing) =
+                settings.tlsCertificatePath == nil ? ("tls_key", "tls_certificate") : ("tls_certificate", "tls_key")
+            decoder.report(
+                fields.keyMark(present) ?? node.mark, fields.path(present),
+                "\(present) is set without \(missing); give both (PEM files) for HTTPS, or neither for plain HTTP")
+        }
+        if let value = fields["metrics_auth"],
+            let flag = decoder.scalar(
+                value, path: fields.path("metrics_auth"), expected: "true or false", example: "metrics_auth: true")
+        {
+            switch flag.text.lowercased() {
+            case "true", "yes", "on": settings.metricsAuth = true
+            case "false", "no", "off": settings.metricsAuth = false
+            default:
+                decoder.report(
+                    value.mark, fields.path("metrics_auth"),
+                    "expected true or false, got \"\(flag.raw)\"; write e.g. metrics_auth: true")
+            }
+        }
+        let example = "tokens: [{ name: oncall, role: operator, token: \"${FAILOVER_API_TOKEN}\" }]"
+        if let value = fields["tokens"],
+            let items = decoder.sequence(value, path: fields.path("tokens"), example: example)
+        {
+            var seen: [String: SourceMark] = [:]
+            for (index, item) in items.enumerated() {
+                let itemPath = "\(fields.path("tokens"))[\(index)]"
+                guard let token = decodeToken(item, path: itemPath) else { continue }
+                if let first = seen[token.name] {
+                    decoder.report(
+                        item.mark, "\(itemPath).name",
+                        "duplicate token name \"\(token.name)\" (first at line \(first.line)); give each token its own name"
+                    )
+                    continue
+                }
+                seen[token.name] = item.mark
+                settings.tokens.append(token)
+            }
+        }
+        return settings
+    }
+
+    private func decodeToken(_ node: YAMLNode, path: String) -> APIToken? {
+        let example = "{ name: oncall, role: operator, token: \"${FAILOVER_API_TOKEN}\" }"
+        guard let fields = decoder.mapping(node, path: path, allowed: Self.tokenKeys, example: example) else {
+            return nil
+        }
+        let name = decoder.required(fields, "name", example: "name: oncall").flatMap {
+            decoder.name($0, path: fields.path("name"), what: "token", example: "name: oncall")
+        }
+        let role = decoder.required(fields, "role", example: "role: viewer").flatMap {
+            decoder.choice($0, path: fields.path("role"), key: "role", as: APIRole.self)
+        }
+        var secret: Secret?
+        if let value = decoder.required(fields, "token", example: "token: \"${FAILOVER_API_TOKEN}\""),
+            let text = decoder.scalar(
+                value, path: fields.path("token"), expected: "a string", example: "token: \"${FAILOVER_API_TOKEN}\"",
+                secret: true)
+        {
+            if text.text.count < 16 {
+                decoder.report(
+                    value.mark, fields.path("token"),
+                    "a token must have at least 16 characters (got \(text.text.count)); generate one with: openssl rand -hex 32"
+                )
+            } else {
+                secret = Secret(text.text)
+            }
+        }
+        guard let name, let role, let secret else { return nil }
+        return APIToken(name: name, role: role, token: secret)
+    }
 
     private func decodeFailover(_ node: YAMLNode, path: String) -> FailoverPolicy? {
         guard

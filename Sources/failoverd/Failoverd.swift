@@ -1,3 +1,4 @@
+import AdminAPI
 import Alerting
 import ArgumentParser
 import Failover
@@ -31,6 +32,9 @@ struct Failoverd: AsyncParsableCommand {
 
     @Option(help: "State store (SQLite) path: journal, history, events.")
     var state = ".failoverd/state.sqlite"
+
+    @Option(help: "Admin API address HOST:PORT; overrides api.listen (default 127.0.0.1:8008).")
+    var listen: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
@@ -85,6 +89,8 @@ struct Failoverd: AsyncParsableCommand {
                 logger: Logger(label: "failoverd.proxy"))
             : nil
         let reloader = ConfigurationReloader(path: config, monitor: monitor, service: service, logger: logger)
+        let api = try AdminWiring.make(
+            topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store)
 
         logger.notice(
             "failoverd starting",
@@ -95,7 +101,7 @@ struct Failoverd: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: events), .init(service: monitor), .init(service: service),
-                    .init(service: reloader),
+                    .init(service: reloader), .init(service: api),
                 ] + (alertPipeline.map { [.init(service: $0)] } ?? []) + (proxy.map { [.init(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

@@ -1,0 +1,46 @@
+import AdminAPI
+import Failover
+import Health
+import Logging
+import Metrics
+import StateStore
+import Topology
+
+/// Builds the admin API service of the daemon from the cluster file's `api:` section.
+enum AdminWiring {
+    /// - Parameter listen: `HOST:PORT` from `--listen`, overriding `api.listen`.
+    static func make(
+        topology: ClusterTopology, listen: String?, configPath: String, monitor: HealthMonitor,
+        service: RegionalFailoverService, store: StateStore
+    ) throws -> AdminAPI {
+        var settings = topology.api
+        if let listen {
+            guard let (host, port) = APISettings.parseListen(listen) else {
+                throw ValidationErrorText("--listen must be HOST:PORT, e.g. 127.0.0.1:8008")
+            }
+            settings.host = host
+            settings.port = port
+        }
+        let metrics = APIMetrics()
+        MetricsSystem.bootstrap(metrics.factory)
+        let logger = Logger(label: "failoverd.api")
+        let reload: @Sendable () async throws -> Void = {
+            let topology = try TopologyLoader.load(path: configPath)
+            monitor.reconfigure(topology: topology)
+            await service.reconfigure(topology: topology, settings: FailoverSettings(policy: topology.failover))
+            logger.notice("configuration reloaded", metadata: ["file": "\(configPath)"])
+        }
+        if settings.tokens.isEmpty {
+            logger.warning("api.tokens is empty: every admin route but /healthz and /readyz answers 401")
+        }
+        return AdminAPI(
+            settings: settings,
+            dependencies: .init(service: service, monitor: monitor, store: store, reload: reload),
+            metrics: metrics, logger: logger)
+    }
+}
+
+struct ValidationErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
