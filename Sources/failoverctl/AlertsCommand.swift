@@ -2,16 +2,24 @@ import ArgumentParser
 import Foundation
 import StateStore
 
-/// `failoverctl alerts --state FILE`: the alert delivery history kept in the state store.
+/// `failoverctl alerts`: recent control-plane events from the daemon's API or, with `--state FILE`,
+/// the alert delivery history kept in the state store.
 struct AlertsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alerts",
         abstract: "Show alert deliveries, newest first, with each attempt (time, HTTP status, latency, error).",
-        discussion: "Reads the state store file directly; it never shows webhook URLs or keys."
+        discussion: """
+            Without --state, asks failoverd's API for its recent events (what alerting delivers). With --state, \
+            reads the deliveries from the state store file directly. Neither shows webhook URLs or keys.
+            """
     )
 
     @Option(name: .long, help: "The state store file of failoverd, e.g. /var/lib/failoverd/state.sqlite.")
-    var state: String
+    var state: String?
+
+    @OptionGroup var api: APIOptions
+
+    @Flag(help: "Print the API's JSON (without --state).") var json = false
 
     @Option(name: .long, help: "How many deliveries to show.")
     var limit: Int = 20
@@ -20,13 +28,14 @@ struct AlertsCommand: AsyncParsableCommand {
     var pending = false
 
     func validate() throws {
-        guard FileManager.default.fileExists(atPath: state) else {
+        if let state, !FileManager.default.fileExists(atPath: state) {
             throw ValidationError("no state store at \(state); pass failoverd's --state file")
         }
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() async throws {
+        guard let state else { return try await fromAPI() }
         let store = try StateStore(path: state)
         let deliveries =
             pending ? try await store.pendingAlertDeliveries() : try await store.alertDeliveries(limit: limit)
@@ -47,5 +56,19 @@ struct AlertsCommand: AsyncParsableCommand {
                         + (attempt.error.map { ": \($0)" } ?? ""))
             }
         }
+    }
+
+    private func fromAPI() async throws {
+        let answer = try await api.client().call("GET", "/api/database/alerts?limit=\(limit)")
+        if json { return printJSON(answer.body) }
+        let rows = answer.array.map { row -> [String] in
+            let event = row["event"] as? [String: Any] ?? [:]
+            return [
+                row["at"] as? String ?? "", row["severity"] as? String ?? "", row["type"] as? String ?? "",
+                event["endpoint"] as? String ?? "", event["summary"] as? String ?? "",
+            ]
+        }
+        if rows.isEmpty { return print("no events") }
+        print(table(["At", "Severity", "Event", "Endpoint", "Summary"], rows))
     }
 }

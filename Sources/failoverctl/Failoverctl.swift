@@ -7,10 +7,15 @@ struct Failoverctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "failoverctl",
         abstract: "Operate the multi-region PostgreSQL failover control plane.",
-        subcommands: [ValidateCommand.self, LabCommand.self, ReportCommand.self, AlertsCommand.self]
+        subcommands: [
+            StatusCommand.self, HistoryCommand.self, SwitchoverCommand.self, FailoverCommand.self, PauseCommand.self,
+            ResumeCommand.self, RejoinCommand.self, ReloadCommand.self, AlertsCommand.self, ReportCommand.self,
+            ValidateCommand.self, LabCommand.self,
+        ]
     )
 
-    /// Exit codes: 0 success, 1 the work failed (e.g. an invalid file), 2 the command line was wrong.
+    /// Exit codes: 0 success, 1 the work failed (e.g. an invalid file), 2 the command line was wrong;
+    /// commands over the API add 3 to 6 (``ExitStatus``, docs/cli.md).
     static func main() async {
         do {
             var command = try parseAsRoot()

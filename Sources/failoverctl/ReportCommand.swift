@@ -10,7 +10,8 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write the RTO/RPO report of a period as JSON, CSV, Markdown or HTML.",
         discussion: """
-            Reads the history from the state store file directly (the daemon may keep running). \
+            Asks failoverd's API for the report; with --state, reads the history from the state store \
+            file directly instead (the daemon may keep running). \
             Targets come from the cluster file's health settings (--config), else the defaults. \
             Dates are ISO 8601 in UTC: 2025-06-15 or 2025-06-15T12:00:00Z. \
             See docs/reports.md for every field. Exit status: 0 written, 1 failed, 2 usage error.
@@ -33,8 +34,10 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "Write to this file instead of standard output.")
     var out: String?
 
-    @Option(help: "The daemon's state store file (SQLite).")
-    var state: String
+    @Option(help: "The daemon's state store file (SQLite); without it the report comes from the API.")
+    var state: String?
+
+    @OptionGroup var api: APIOptions
 
     @Option(help: "Cluster file whose health settings give the RTO/RPO targets and the cluster name.")
     var config: String?
@@ -48,6 +51,7 @@ struct ReportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        guard let state else { return try await fromAPI() }
         let now = Date()
         let end = to.flatMap(Self.parseDate) ?? now
         let start = from.flatMap(Self.parseDate) ?? end.addingTimeInterval(-30 * 86_400)
@@ -83,6 +87,18 @@ struct ReportCommand: AsyncParsableCommand {
         case .md: text = MarkdownExport.render(report)
         case .html: text = HTMLExport.render(report)
         }
+        try write(text)
+    }
+
+    private func fromAPI() async throws {
+        var query = "format=\(format.rawValue)"
+        if let from { query += "&from=\(from.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? from)" }
+        if let to { query += "&to=\(to.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? to)" }
+        let answer = try await api.client().call("GET", "/api/database/export?\(query)")
+        try write(answer.text)
+    }
+
+    private func write(_ text: String) throws {
         if let out {
             do {
                 try text.write(toFile: out, atomically: true, encoding: .utf8)

@@ -205,3 +205,105 @@ import Topology
         }
     }
 }
+
+/// `failoverctl` against the admin API of a lab: tables, JSON, prompts and exit statuses.
+@Suite(.serialized) struct FailoverctlOverHTTPTests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    /// Runs the built `failoverctl` with no terminal on standard input; killed after 60 s.
+    static func failoverctl(_ arguments: [String], url: String, token: String?) async throws -> Run {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("failoverctl")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            Issue.record("no failoverctl next to the test bundle at \(binary.path); run swift build --build-tests")
+            throw CancellationError()
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["FAILOVER_API_URL"] = url
+        environment["FAILOVER_API_TOKEN"] = token
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            process.terminate()
+            Issue.record("failoverctl \(arguments) did not finish within 60 s")
+        }
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus,
+            output: String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            errors: String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+
+    @Test(.timeLimit(.minutes(5))) func commandsTablesJSONAndExitStatuses() async throws {
+        try await FailoverFixture.run { fixture in
+            try await AdminAPIIntegrationTests.withAPI(fixture) { client in
+                let url = client.base
+                let viewer = AdminAPIIntegrationTests.viewerToken
+                let ops = AdminAPIIntegrationTests.operatorToken
+
+                let list = try await Self.failoverctl(["list"], url: url, token: viewer)
+                #expect(list.status == 0, "\(list.errors)")
+                #expect(list.output.contains("| Region"))
+                #expect(list.output.contains("us-east-1"))
+                #expect(list.output.contains("Leader"))
+                let json = try await Self.failoverctl(["status", "--json"], url: url, token: viewer)
+                #expect(json.status == 0)
+                let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+                #expect(object?["primary"] as? String == "us-east-1")
+
+                let anonymous = try await Self.failoverctl(["status"], url: url, token: nil)
+                #expect(anonymous.status == 3)
+                #expect(anonymous.errors.contains("unauthorized"))
+                let viewerPause = try await Self.failoverctl(["pause", "--yes"], url: url, token: viewer)
+                #expect(viewerPause.status == 3)
+                let unprompted = try await Self.failoverctl(["failover", "--region", "eu-west"], url: url, token: ops)
+                #expect(unprompted.status == 2)
+                #expect(unprompted.errors.contains("--yes"))
+                let unknown = try await Self.failoverctl(
+                    ["failover", "--region", "nowhere", "--yes"], url: url, token: ops)
+                #expect(unknown.status == 2)
+                #expect(unknown.errors.contains("region"))
+                let unreachable = try await Self.failoverctl(["status"], url: "http://127.0.0.1:1", token: viewer)
+                #expect(unreachable.status == 5)
+
+                let plan = try await Self.failoverctl(
+                    ["failover", "--region", "eu-west", "--dry-run"], url: url, token: ops)
+                #expect(plan.status == 0, "\(plan.errors)")
+                #expect(plan.output.contains("Would promote: eu-west-1"))
+                #expect(try await Self.failoverctl(["pause", "--yes"], url: url, token: ops).status == 0)
+                #expect(await fixture.service.status().automaticFailoverPaused)
+                #expect(try await Self.failoverctl(["resume"], url: url, token: ops).status == 0)
+
+                let failover = try await Self.failoverctl(
+                    ["failover", "--region", "eu-west", "--yes"], url: url, token: ops)
+                #expect(failover.status == 0, "\(failover.errors)")
+                #expect(failover.output.contains("completed"))
+                let history = try await Self.failoverctl(["history"], url: url, token: viewer)
+                #expect(history.output.contains("manual_failover"))
+                let report = try await Self.failoverctl(["report", "--format", "csv"], url: url, token: viewer)
+                #expect(report.status == 0, "\(report.errors)")
+                let alerts = try await Self.failoverctl(["alerts", "--json"], url: url, token: viewer)
+                #expect(alerts.status == 0, "\(alerts.errors)")
+                let reload = try await Self.failoverctl(["reload"], url: url, token: ops)
+                #expect(reload.status == 6, "no reload configured in this test: not available")
+                for run in [list, json, anonymous, plan, failover, history, report, alerts] {
+                    AdminAPIIntegrationTests.expectNoSecret(run.output + run.errors)
+                }
+            }
+        }
+    }
+}
