@@ -25,8 +25,14 @@ import Topology
 
     @Test func productionExampleIsValid() throws {
         let path = repositoryRoot.appendingPathComponent("regions/production-example.yaml").path
-        let topology = try TopologyLoader.load(path: path, environment: ["FAILOVER_PG_PASSWORD": "s3cr3t-Pa55"])
+        let topology = try TopologyLoader.load(
+            path: path,
+            environment: [
+                "FAILOVER_PG_PASSWORD": "s3cr3t-Pa55", "FAILOVER_API_TOKEN": String(repeating: "a", count: 32),
+                "FAILOVER_API_VIEWER_TOKEN": String(repeating: "b", count: 32),
+            ])
         #expect(topology.connection.sslMode == .verifyFull)
+        #expect(topology.api.tokens.map(\.role) == [.operator, .viewer])
         #expect(topology.defaults.probeInterval == .seconds(30))
         #expect(topology.allEndpoints.allSatisfy { $0.port == 5432 })
         #expect(topology.allEndpoints.first?.host == "db-use1-a.internal")
