@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports",
+                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports", "Proxy", "Routing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -3,6 +3,8 @@ import Failover
 import Foundation
 import Health
 public import Prometheus
+import Proxy
+import Routing
 import StateStore
 import Synchronization
 
@@ -29,6 +31,8 @@ public final class APIMetrics: Sendable {
         static let alertFailures = "failover_alert_delivery_failures_total"
         static let lastRTO = "failover_last_rto_seconds"
         static let lastRPO = "failover_last_rpo_bytes"
+        static let breakerState = "failover_endpoint_breaker_state"
+        static let proxyConnections = "failover_proxy_active_connections"
     }
 
     public let registry: PrometheusCollectorRegistry
@@ -122,6 +126,20 @@ public final class APIMetrics: Sendable {
                     Name.alertDeliveries, [("channel", channel)], to: mine.filter { $0.status == "delivered" }.count)
                 advance(Name.alertFailures, [("channel", channel)], to: mine.filter { $0.status == "failed" }.count)
             }
+        }
+    }
+
+    /// Circuit breaker state (0 closed, 1 half open, 2 open) and active connections per endpoint.
+    func record(_ proxy: ProxyStatus) {
+        for endpoint in proxy.endpoints {
+            let value: Double =
+                switch endpoint.breaker {
+                case "closed": 0
+                case "half_open": 1
+                default: 2
+                }
+            gauge(Name.breakerState, [("endpoint", endpoint.endpoint)]).record(value)
+            gauge(Name.proxyConnections, [("endpoint", endpoint.endpoint)]).record(endpoint.activeConnections)
         }
     }
 

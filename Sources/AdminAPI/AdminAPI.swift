@@ -8,6 +8,7 @@ import HummingbirdTLS
 public import Logging
 import NIOCore
 import NIOSSL
+public import Proxy
 public import ServiceLifecycle
 public import StateStore
 import Synchronization
@@ -24,16 +25,19 @@ public struct AdminAPI: Service {
         public var service: RegionalFailoverService
         public var monitor: HealthMonitor
         public var store: StateStore
+        /// The read/write proxy, when the cluster file has a `routing:` section.
+        public var proxy: ProxyService?
         /// Reloads the cluster file into the monitor and the service; throws the file's diagnostics.
         public var reload: (@Sendable () async throws -> Void)?
 
         public init(
-            service: RegionalFailoverService, monitor: HealthMonitor, store: StateStore,
+            service: RegionalFailoverService, monitor: HealthMonitor, store: StateStore, proxy: ProxyService? = nil,
             reload: (@Sendable () async throws -> Void)? = nil
         ) {
             self.service = service
             self.monitor = monitor
             self.store = store
+            self.proxy = proxy
             self.reload = reload
         }
     }

@@ -5,6 +5,8 @@ import Health
 import Hummingbird
 import NIOCore
 import Postgres
+import Proxy
+import Routing
 import Reports
 import StateStore
 import Topology
@@ -94,6 +96,10 @@ struct SwitchoverBody: Decodable {
     var endpoint: String?
 }
 
+struct BreakerBody: Decodable {
+    var endpoint: String?
+}
+
 struct AnalyzeBody: Decodable {
     var sql: String
 }
@@ -134,8 +140,9 @@ extension AdminRoutes {
         Route(method: .get, path: "/api/database/export", access: .viewer) { routes, call in
             try await routes.export(&call)
         },
-        Route(method: .get, path: "/api/database/connections", access: .viewer) { _, _ in
-            throw APIError.notAvailable(proxyMissing)
+        Route(method: .get, path: "/api/database/connections", access: .viewer) { routes, _ in
+            guard let proxy = routes.dependencies.proxy else { throw APIError.notAvailable(proxyMissing) }
+            return JSONBody.response(proxy.status())
         },
         Route(method: .post, path: "/api/database/failover/{region}", access: .operator) { routes, call in
             let region = call.parameter("region")
@@ -146,13 +153,13 @@ extension AdminRoutes {
         Route(method: .post, path: "/api/database/reconnect/{region}", access: .operator) { routes, call in
             let region = call.parameter("region")
             guard routes.monitor.topology.region(named: region) != nil else { throw APIError.unknownRegion(region) }
-            throw APIError.notAvailable(proxyMissing)
+            throw APIError.notAvailable(reconnectMissing)
         },
         Route(method: .post, path: "/api/database/health-check", access: .operator) { routes, _ in
             await routes.checkHealth()
         },
         Route(method: .post, path: "/api/database/connections/refresh", access: .operator) { _, _ in
-            throw APIError.notAvailable(proxyMissing)
+            throw APIError.notAvailable(reconnectMissing)
         },
         Route(method: .post, path: "/api/database/analyze-query", access: .operator) { routes, call in
             try await routes.analyze(&call)
@@ -214,16 +221,25 @@ extension AdminRoutes {
         Route(method: .delete, path: "/api/alerts/silences", access: .operator) { _, _ in
             throw APIError.notAvailable(silencesStatic)
         },
-        Route(method: .post, path: "/api/circuit-breakers/reset", access: .operator) { _, _ in
-            throw APIError.notAvailable(
-                "no circuit breaker of this daemon can be reset at runtime yet (the router is not part of it)")
+        Route(method: .post, path: "/api/circuit-breakers/reset", access: .operator) { routes, call in
+            let body = try await call.body(BreakerBody.self, keys: ["endpoint"])
+            if let endpoint = body.endpoint { call.audited["endpoint"] = endpoint }
+            if let endpoint = body.endpoint, routes.monitor.topology.endpoint(named: endpoint) == nil {
+                throw APIError.unknownEndpoint(endpoint)
+            }
+            guard let proxy = routes.dependencies.proxy else { throw APIError.notAvailable(proxyMissing) }
+            let names = body.endpoint.map { [$0] } ?? proxy.status().endpoints.map(\.endpoint)
+            let reset = names.filter { proxy.resetBreaker($0) }
+            return JSONBody.response(Message(status: "reset", detail: reset.joined(separator: ", ")))
         },
         Route(method: .get, path: "/api/audit", access: .viewer) { routes, call in try await routes.auditRows(&call) },
         Route(method: .post, path: "/api/reload", access: .operator) { routes, _ in try await routes.reload() },
     ]
 
     static let proxyMissing =
-        "this daemon runs no connection proxy yet, so it has no pools or connections of its own to show or reset"
+        "the proxy is off (the cluster file has no routing: section), so there are no pools, connections or breakers"
+    static let reconnectMissing =
+        "the proxy offers no way to drop and re-open its connections on request; they follow the routing table"
     static let silencesStatic =
         "silences come from the alert file (silences:); edit it and reload, runtime silences are not offered"
 
@@ -240,6 +256,7 @@ extension AdminRoutes {
 
     func prometheus() async throws -> Response {
         await metrics.refresh(status: await service.status(), store: store)
+        if let proxy = dependencies.proxy { metrics.record(proxy.status()) }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))

@@ -3,6 +3,7 @@ import Failover
 import Health
 import Logging
 import Metrics
+import Proxy
 import StateStore
 import Topology
 
@@ -11,7 +12,7 @@ enum AdminWiring {
     /// - Parameter listen: `HOST:PORT` from `--listen`, overriding `api.listen`.
     static func make(
         topology: ClusterTopology, listen: String?, configPath: String, monitor: HealthMonitor,
-        service: RegionalFailoverService, store: StateStore
+        service: RegionalFailoverService, store: StateStore, proxy: ProxyService?
     ) throws -> AdminAPI {
         var settings = topology.api
         if let listen {
@@ -35,7 +36,7 @@ enum AdminWiring {
         }
         return AdminAPI(
             settings: settings,
-            dependencies: .init(service: service, monitor: monitor, store: store, reload: reload),
+            dependencies: .init(service: service, monitor: monitor, store: store, proxy: proxy, reload: reload),
             metrics: metrics, logger: logger)
     }
 }

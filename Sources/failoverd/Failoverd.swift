@@ -90,7 +90,8 @@ struct Failoverd: AsyncParsableCommand {
             : nil
         let reloader = ConfigurationReloader(path: config, monitor: monitor, service: service, logger: logger)
         let api = try AdminWiring.make(
-            topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store)
+            topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store,
+            proxy: proxy)
 
         logger.notice(
             "failoverd starting",

@@ -1,7 +1,9 @@
 import AdminAPI
 import Failover
 import Foundation
+import Health
 import Logging
+import Proxy
 import StateStore
 import Synchronization
 import Testing
@@ -14,7 +16,8 @@ import Topology
     static let labPassword = "failover-lab"
 
     static func withAPI<T: Sendable>(
-        _ fixture: FailoverFixture, metricsAuth: Bool = false, _ body: (APIClient) async throws -> T
+        _ fixture: FailoverFixture, metricsAuth: Bool = false, proxy: ProxyService? = nil,
+        _ body: (APIClient) async throws -> T
     ) async throws -> T {
         let settings = APISettings(
             host: "127.0.0.1", port: 0,
@@ -27,7 +30,7 @@ import Topology
         logger.logLevel = .warning
         let api = AdminAPI(
             settings: settings,
-            dependencies: .init(service: fixture.service, monitor: fixture.monitor, store: fixture.store),
+            dependencies: .init(service: fixture.service, monitor: fixture.monitor, store: fixture.store, proxy: proxy),
             logger: logger, onListening: { bound in port.withLock { $0 = bound } })
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await api.run() }
@@ -192,9 +195,34 @@ import Topology
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func metricsCanRequireAToken() async throws {
+    @Test(.timeLimit(.minutes(3))) func metricsAuthAndTheProxyRoutes() async throws {
         try await FailoverFixture.run { fixture in
-            try await Self.withAPI(fixture, metricsAuth: true) { client in
+            var topology = fixture.topology
+            topology.routing = RoutingSettings(
+                enabled: true, listenReadWrite: ListenAddress(host: "127.0.0.1", port: 0),
+                listenReadOnly: ListenAddress(host: "127.0.0.1", port: 0))
+            var logger = Logger(label: "test.proxy")
+            logger.logLevel = .warning
+            let monitor = fixture.monitor
+            let proxy = ProxyService(
+                topology: topology, snapshot: { monitor.latest },
+                routingUpdates: fixture.service.routingUpdates(), logger: logger)
+            let proxyTask = Task { try await proxy.run() }
+            defer { proxyTask.cancel() }
+            #expect(await proxy.listeningAddresses(timeout: .seconds(10)) != nil)
+            try await Self.withAPI(fixture, metricsAuth: true, proxy: proxy) { client in
+                let connections = try await client.get("/api/database/connections", token: Self.viewerToken)
+                #expect(connections.status == 200, "\(connections.text)")
+                #expect(connections.object["pools"] is [Any])
+                let reset = try await client.post(
+                    "/api/circuit-breakers/reset", token: Self.operatorToken, json: #"{"endpoint": "us-east-2"}"#)
+                #expect(reset.status == 200, "\(reset.text)")
+                let unknown = try await client.post(
+                    "/api/circuit-breakers/reset", token: Self.operatorToken, json: #"{"endpoint": "nowhere"}"#)
+                #expect(unknown.status == 400)
+                #expect(unknown.object["field"] as? String == "endpoint")
+                let scraped = try await client.get("/metrics", token: Self.viewerToken)
+                #expect(scraped.text.contains("failover_endpoint_breaker_state"))
                 let anonymous = try await client.get("/metrics")
                 let viewer = try await client.get("/metrics", token: Self.viewerToken)
                 let health = try await client.get("/healthz")
