@@ -6,8 +6,8 @@ import Hummingbird
 import NIOCore
 import Postgres
 import Proxy
-import Routing
 import Reports
+import Routing
 import StateStore
 import Topology
 
