@@ -9,6 +9,23 @@ import Synchronization
 import Testing
 import Topology
 
+/// Every log line of the API, for the check that none holds a secret.
+struct CapturingLogHandler: LogHandler {
+    static let lines = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        Self.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
+    }
+}
+
 /// The admin API in this process on a free port, over the control plane of a real lab.
 @Suite(.serialized) struct AdminAPIIntegrationTests {
     static let operatorToken = "op-" + String(repeating: "7", count: 40)
@@ -26,8 +43,8 @@ import Topology
                 APIToken(name: "grafana", role: .viewer, token: Secret(viewerToken)),
             ], metricsAuth: metricsAuth)
         let port = Mutex<Int?>(nil)
-        var logger = Logger(label: "test.api")
-        logger.logLevel = .warning
+        var logger = Logger(label: "test.api") { _ in CapturingLogHandler() }
+        logger.logLevel = .trace
         let api = AdminAPI(
             settings: settings,
             dependencies: .init(service: fixture.service, monitor: fixture.monitor, store: fixture.store, proxy: proxy),
@@ -188,6 +205,9 @@ import Topology
                 for row in try await fixture.store.audit(limit: 1000) {
                     Self.expectNoSecret(String(decoding: row.payload, as: UTF8.self) + row.kind + row.label)
                 }
+                let logged = CapturingLogHandler.lines.withLock { $0 }
+                #expect(logged.contains { $0.contains("admin API mutation") })
+                Self.expectNoSecret(logged.joined(separator: "\n"))
                 let finalMetrics = try await client.get("/metrics")
                 #expect(finalMetrics.text.contains(#"failover_total{kind="manual_failover"} 1"#))
                 Self.expectNoSecret(finalMetrics.text)
