@@ -143,6 +143,13 @@ struct AdminRoutes: Sendable {
         } catch let error as FailoverError {
             failure = .from(error)
             response = try APIError.from(error).response(from: request, context: context)
+        } catch {
+            // Answered here rather than by the middleware so that a failed mutation is audited too.
+            logger.error(
+                "admin API request failed",
+                metadata: ["route": "\(route.path)", "error": "\(String(describing: type(of: error)))"])
+            failure = .internalError
+            response = try APIError.internalError.response(from: request, context: context)
         }
         if route.isMutation {
             await audit(route, call: call, status: response.status, failure: failure)
