@@ -20,10 +20,20 @@ enum HookRunner {
     }
 
     private static func runBlocking(_ command: String, timeout: Duration) throws -> [String: String] {
+        // Output goes to a file, not a pipe: a command that starts a server (a rejoin does) leaves
+        // children holding its descriptors, and a pipe would then never reach end of file.
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("failoverd-command-\(UUID().uuidString).out").path
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+            let output = FileHandle(forWritingAtPath: outputPath)
+        else { throw FailoverError.failed("cannot create a file for the command's output") }
+        defer {
+            try? output.close()
+            try? FileManager.default.removeItem(atPath: outputPath)
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
@@ -35,8 +45,8 @@ enum HookRunner {
             process.waitUntilExit()
             throw FailoverError.timedOut("command", timeout)
         }
-        let data = (try? output.fileHandleForReading.readToEnd()) ?? Data()
-        let text = String(decoding: data.prefix(4096), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let data = FileManager.default.contents(atPath: outputPath) ?? Data()
+        let text = String(decoding: data.suffix(4096), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard process.terminationStatus == 0 else {
             throw FailoverError.failed("command exited with status \(process.terminationStatus): \(text)")
         }
