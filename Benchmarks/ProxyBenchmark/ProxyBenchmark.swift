@@ -35,6 +35,9 @@ struct Measure: AsyncParsableCommand {
     @Option(help: "Seconds per pgbench run.")
     var duration = 10
 
+    @Option(help: "Rounds over the targets per workload (the order alternates).")
+    var rounds = 2
+
     @Option(help: "pgbench scale factor for `pgbench -i`.")
     var scale = 1
 
@@ -51,7 +54,7 @@ struct Measure: AsyncParsableCommand {
         for path in [haproxy, pgBin + "/pgbench"] where !FileManager.default.isExecutableFile(atPath: path) {
             throw ValidationError("\(path) not found: install Debian's haproxy and postgresql-15")
         }
-        var summary: [String: Any] = ["duration_s": duration, "build": buildKind]
+        var summary: [String: Any] = ["duration_s": duration, "rounds": rounds, "build": buildKind]
         let ports = try LabCluster.freePorts(2)
         let specs = [
             LabNodeSpec(name: "pg-primary", region: "us-east", port: ports[0], upstream: nil),
@@ -91,36 +94,50 @@ struct Measure: AsyncParsableCommand {
                 ("haproxy", haproxy.port, haproxy.process.pid),
             ]
             for workload in Workload.all {
-                var results: [String: PGBench.Result] = [:]
-                for target in targets {
-                    let before = target.pid.map(ProcessCPU.seconds(of:)) ?? nil
-                    let result = try await pgbench.run(workload, port: target.port, duration: duration)
-                    let after = target.pid.map(ProcessCPU.seconds(of:)) ?? nil
-                    var cpu: Double?
-                    if let before, let after, result.transactions > 0 {
-                        cpu = (after - before) / Double(result.transactions) * 1e6
+                // Rounds alternate the order (direct, proxy, haproxy, then reversed) so that drift in
+                // the machine's load does not favour one target; figures are means over the rounds.
+                var totals: [String: Totals] = [:]
+                for round in 0..<rounds {
+                    for target in round.isMultiple(of: 2) ? targets : targets.reversed() {
+                        let before = target.pid.flatMap(ProcessCPU.seconds(of:))
+                        let result = try await pgbench.run(workload, port: target.port, duration: duration)
+                        let after = target.pid.flatMap(ProcessCPU.seconds(of:))
+                        var cpu: Double?
+                        if let before, let after {
+                            cpu = after - before
+                        }
+                        totals[target.name, default: Totals()].add(result, cpuSeconds: cpu)
+                        print(
+                            "\(workload.name) \(target.name) round \(round + 1): tps=\(format(result.tps)) "
+                                + "latency_avg=\(format(result.latencyMilliseconds * 1000)) us "
+                                + "transactions=\(result.transactions)"
+                                + (cpu.map {
+                                    " cpu_per_tx=\(format($0 / Double(max(1, result.transactions)) * 1e6)) us"
+                                }
+                                    ?? ""))
                     }
-                    results[target.name] = result
-                    print(
-                        "\(workload.name) \(target.name): tps=\(format(result.tps)) "
-                            + "latency_avg=\(format(result.latencyMilliseconds * 1000)) us "
-                            + "transactions=\(result.transactions)"
-                            + (cpu.map { " cpu_per_tx=\(format($0)) us" } ?? ""))
-                    summary["\(target.name)_tps\(workload.suffix)"] = result.tps
-                    summary["\(target.name)_latency\(workload.suffix)_us"] = result.latencyMilliseconds * 1000
-                    if let cpu {
+                }
+                for target in targets {
+                    guard let total = totals[target.name] else { continue }
+                    summary["\(target.name)_tps\(workload.suffix)"] = total.tps
+                    summary["\(target.name)_latency\(workload.suffix)_us"] = total.latencyMicroseconds
+                    if let cpu = total.cpuMicrosecondsPerTransaction {
                         summary["\(target.name)_cpu_us_per_tx\(workload.suffix)"] = cpu
                     }
                 }
-                if let direct = results["direct"] {
+                if let direct = totals["direct"] {
                     for name in ["proxy", "haproxy"] {
-                        guard let through = results[name] else { continue }
-                        let added = (through.latencyMilliseconds - direct.latencyMilliseconds) * 1000
+                        guard let through = totals[name] else { continue }
+                        let added = through.latencyMicroseconds - direct.latencyMicroseconds
                         summary["\(name)_added_latency\(workload.suffix)_us"] = added
                         summary["\(name)_vs_direct_tps\(workload.suffix)"] = through.tps / direct.tps
+                        print(
+                            "\(workload.name) \(name) vs direct: tps \(format(through.tps / direct.tps))x, "
+                                + "added latency \(format(added)) us"
+                                + (through.cpuMicrosecondsPerTransaction.map { ", cpu_per_tx \(format($0)) us" } ?? ""))
                     }
                 }
-                if let ours = results["proxy"], let theirs = results["haproxy"] {
+                if let ours = totals["proxy"], let theirs = totals["haproxy"] {
                     summary["proxy_vs_haproxy_tps\(workload.suffix)"] = ours.tps / theirs.tps
                 }
             }
@@ -137,6 +154,31 @@ struct Measure: AsyncParsableCommand {
         #else
             "release"
         #endif
+    }
+}
+
+/// One target's runs of one workload.
+struct Totals {
+    var runs = 0
+    var tpsSum = 0.0
+    var latencySum = 0.0
+    var transactions = 0
+    var cpuSeconds: Double?
+
+    mutating func add(_ result: PGBench.Result, cpuSeconds cpu: Double?) {
+        runs += 1
+        tpsSum += result.tps
+        latencySum += result.latencyMilliseconds * 1000
+        transactions += result.transactions
+        if let cpu {
+            cpuSeconds = (cpuSeconds ?? 0) + cpu
+        }
+    }
+
+    var tps: Double { tpsSum / Double(max(1, runs)) }
+    var latencyMicroseconds: Double { latencySum / Double(max(1, runs)) }
+    var cpuMicrosecondsPerTransaction: Double? {
+        cpuSeconds.map { $0 / Double(max(1, transactions)) * 1e6 }
     }
 }
 
