@@ -185,6 +185,22 @@ let package = Package(
             path: "Benchmarks/FailoverBenchmark",
             swiftSettings: ownTargetSettings
         ),
+        // Counts the calling thread's heap allocations (the router's allocations per pick).
+        .target(
+            name: "CMallocCounter",
+            path: "Benchmarks/CMallocCounter",
+            cSettings: [.treatAllWarnings(as: .error)]
+        ),
+        .executableTarget(
+            name: "proxy-benchmark",
+            dependencies: [
+                "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ProxyBenchmark",
+            swiftSettings: ownTargetSettings
+        ),
 
         // Unit tests: no database, no network.
         .testTarget(
