@@ -202,6 +202,21 @@ let package = Package(
             swiftSettings: ownTargetSettings
         ),
 
+        // Alert delivery to an HTTP receiver on 127.0.0.1 through the outbox and libcurl.
+        .executableTarget(
+            name: "alert-benchmark",
+            dependencies: [
+                "Alerting", "Failover", "StateStore", "Topology",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/AlertBenchmark",
+            swiftSettings: ownTargetSettings
+        ),
+
         // Unit tests: no database, no network.
         .testTarget(
             name: "TopologyTests",

@@ -69,12 +69,17 @@ public enum AlertLabel: String, Sendable, Codable, CaseIterable {
 
 /// The alert types, their runbooks and which events resolve others.
 public enum AlertTypes {
-    /// Every type that can fire. `endpoint_recovered` is not among them: it resolves `endpoint_down`.
-    public static let firing: [ControlEvent.Kind] = ControlEvent.Kind.allCases.filter { $0 != .endpointRecovered }
+    /// Every type that can fire. `endpoint_recovered` and `circuit_closed` are not among them: they
+    /// resolve `endpoint_down` and `circuit_open`.
+    public static let firing: [ControlEvent.Kind] = ControlEvent.Kind.allCases.filter { resolves($0) == nil }
 
     /// The type an event resolves, for events that end a condition rather than start one.
     public static func resolves(_ kind: ControlEvent.Kind) -> ControlEvent.Kind? {
-        kind == .endpointRecovered ? .endpointDown : nil
+        switch kind {
+        case .endpointRecovered: .endpointDown
+        case .circuitClosed: .circuitOpen
+        default: nil
+        }
     }
 
     /// `base` followed by `<type>.md`; `base` gets a trailing `/` when it lacks one.

@@ -13,8 +13,13 @@ import Topology
 /// ``emit(_:)`` only appends to a queue and returns: alert delivery never delays a failover.
 /// Delivery is at-least-once: a notification is stored before its first attempt, and whatever is
 /// still pending when the daemon stops is delivered after the next start.
+///
+/// A channel whose circuit breaker opens raises a `circuit_open` alert of its own (facts: the
+/// channel and its host), resolved when a later attempt succeeds; it is routed like any other
+/// alert, so route it to another channel than the one it is about.
 public final class AlertPipeline: EventSink, Service {
     private let configuration: AlertConfiguration
+    private let cluster: String
     private let store: StateStore
     private let logger: Logger
     private let tick: Duration
@@ -27,11 +32,13 @@ public final class AlertPipeline: EventSink, Service {
     ///   - tick: How often group timers are checked. Default: 50ms; it bounds how late a grouped,
     ///     non-critical notification can be. Critical alerts do not wait for it.
     ///   - now: Wall clock for alert times, group timers and silences.
+    ///   - cluster: The cluster named by the pipeline's own alerts (a channel's `circuit_open`).
     public init(
         configuration: AlertConfiguration, store: StateStore, logger: Logger, tick: Duration = .milliseconds(50),
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, cluster: String = ""
     ) {
         self.configuration = configuration
+        self.cluster = cluster
         self.store = store
         self.logger = logger
         self.tick = tick
@@ -72,7 +79,7 @@ public final class AlertPipeline: EventSink, Service {
                 guard let queue = channelQueues[channel.name] else { continue }
                 let worker = ChannelWorker(
                     channel: channel, settings: configuration.delivery, queue: queue, transport: transport,
-                    store: store, logger: logger)
+                    store: store, logger: logger, cluster: cluster, now: now, events: { self.emit($0) })
                 group.addTask { await worker.run() }
             }
             group.addTask { [tick, wake] in
@@ -194,6 +201,10 @@ struct ChannelWorker: Sendable {
     let transport: CurlTransport
     let store: StateStore
     let logger: Logger
+    let cluster: String
+    let now: @Sendable () -> Date
+    /// Where the worker's own `circuit_open` / `circuit_closed` events go (the pipeline's inbox).
+    let events: @Sendable (ControlEvent) -> Void
 
     func run() async {
         let handle = CurlHandle()
@@ -233,14 +244,14 @@ struct ChannelWorker: Sendable {
             case .delivered:
                 await record(delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil)
                 queue.removeFirst()
-                breaker.record(success: true, at: .now)
+                closeCircuit(&breaker)
                 logger.debug("alert delivered", metadata: metadata(delivery, answer))
             case .permanent:
                 let error = "HTTP \(answer.status ?? 0) from \(channel.host): \(scrub(answer.bodyPrefix))"
                 await record(delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error)
                 queue.removeFirst()
-                // The receiver answered: it is alive, so the circuit stays closed.
-                breaker.record(success: true, at: .now)
+                // The receiver answered: it is alive, so the circuit closes.
+                closeCircuit(&breaker)
                 logger.error("alert refused by its receiver", metadata: metadata(delivery, answer))
             case .retry(let retryAfter):
                 let error =
@@ -258,6 +269,7 @@ struct ChannelWorker: Sendable {
                     logger.warning(
                         "alert channel circuit open",
                         metadata: ["channel": "\(channel.name)", "host": "\(channel.host)"])
+                    events(circuitEvent(open: true, error: error))
                 }
                 let delay = backoff.delay(
                     afterAttempt: attemptsOfHead, retryAfter: retryAfter, random: Double.random(in: 0...1))
@@ -269,6 +281,33 @@ struct ChannelWorker: Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// Records a success; when that closes an open circuit, says so and resolves its alert.
+    private func closeCircuit(_ breaker: inout CircuitBreaker) {
+        let wasOpen = breaker.isOpen
+        breaker.record(success: true, at: .now)
+        guard wasOpen else { return }
+        logger.notice(
+            "alert channel circuit closed", metadata: ["channel": "\(channel.name)", "host": "\(channel.host)"])
+        events(circuitEvent(open: false, error: nil))
+    }
+
+    /// `circuit_open` (high) or the `circuit_closed` that resolves it. Facts name the channel and its
+    /// host, never its URL.
+    func circuitEvent(open: Bool, error: String?) -> ControlEvent {
+        var facts = [
+            "channel": channel.name, "host": channel.host, "failures": "\(settings.circuitFailures)",
+            "open_for_seconds": "\(settings.circuitOpenFor.seconds)",
+        ]
+        if let error { facts["last_error"] = scrub(error) }
+        let summary =
+            open
+            ? "alert channel \(channel.name) (\(channel.host)) failed \(settings.circuitFailures) times in a row; circuit open"
+            : "alert channel \(channel.name) (\(channel.host)) delivers again; circuit closed"
+        return ControlEvent(
+            kind: open ? .circuitOpen : .circuitClosed, severity: open ? .high : .low, cluster: cluster,
+            summary: summary, facts: facts, at: now(), dedupKey: "\(cluster)/circuit_open/channel:\(channel.name)")
     }
 
     private func metadata(_ delivery: StateStore.AlertDelivery, _ answer: HTTPAnswer) -> Logger.Metadata {

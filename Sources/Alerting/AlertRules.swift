@@ -55,8 +55,9 @@ public struct AlertRules: Sendable {
     public mutating func alerts(for event: ControlEvent) -> [Alert] {
         if let resolved = AlertTypes.resolves(event.kind) {
             let matching = active.values.filter {
+                // A channel's circuit has no endpoint: the channel fact tells channels apart.
                 $0.type == resolved && $0.cluster == event.cluster && $0.endpoint == event.endpoint
-                    && $0.status == .firing
+                    && $0.facts["channel"] == event.facts["channel"] && $0.status == .firing
             }
             return matching.sorted { $0.startsAt < $1.startsAt }.map { alert in
                 var copy = alert

@@ -141,6 +141,8 @@ public struct ControlEvent: Sendable, Codable, Equatable {
         case endpointSlow = "endpoint_slow"
         case replicationLag = "replication_lag"
         case circuitOpen = "circuit_open"
+        /// Resolves the `circuit_open` alert of the same cluster, endpoint and channel.
+        case circuitClosed = "circuit_closed"
         case configReloadFailed = "config_reload_failed"
     }
     public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {

@@ -70,7 +70,8 @@ struct Failoverd: AsyncParsableCommand {
             do {
                 let configuration = try AlertConfigurationLoader.load(path: alerts)
                 alertPipeline = AlertPipeline(
-                    configuration: configuration, store: store, logger: Logger(label: "failoverd.alerts"))
+                    configuration: configuration, store: store, logger: Logger(label: "failoverd.alerts"),
+                    cluster: topology.name)
             } catch {
                 FileHandle.standardError.write(Data((error.description + "\n").utf8))
                 throw ExitCode(1)
@@ -88,7 +89,11 @@ struct Failoverd: AsyncParsableCommand {
                 topology: topology, snapshot: { monitor.latest }, routingUpdates: service.routingUpdates(),
                 logger: Logger(label: "failoverd.proxy"))
             : nil
-        let reloader = ConfigurationReloader(path: config, monitor: monitor, service: service, logger: logger)
+        let reloader = ConfigurationReloader(
+            path: config, cluster: topology.name, monitor: monitor, service: service, events: events, logger: logger)
+        // A SIGHUP before the reloader listens would end the process (the default action): ignore
+        // it until then. The reloader's signal sequence takes the signal over.
+        signal(SIGHUP, SIG_IGN)
         let api = try AdminWiring.make(
             topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store,
             proxy: proxy)
@@ -110,11 +115,15 @@ struct Failoverd: AsyncParsableCommand {
     }
 }
 
-/// Reloads the cluster file on SIGHUP: validated first; on error the running configuration stays.
+/// Reloads the cluster file on SIGHUP: validated first; on error the running configuration stays
+/// and a `config_reload_failed` event (high) goes to the event log and the alerts.
 struct ConfigurationReloader: Service {
     let path: String
+    /// The cluster the running configuration names, for the event.
+    let cluster: String
     let monitor: HealthMonitor
     let service: RegionalFailoverService
+    let events: any EventSink
     let logger: Logger
 
     func run() async throws {
@@ -129,7 +138,21 @@ struct ConfigurationReloader: Service {
                     "configuration reload failed; keeping the running configuration",
                     metadata: ["file": "\(path)", "errors": "\(error.diagnostics.count)"])
                 for diagnostic in error.diagnostics { logger.error("\(diagnostic.description)") }
+                events.emit(Self.failedEvent(path: path, cluster: cluster, error: error, at: Date()))
             }
         }
+    }
+}
+
+extension ConfigurationReloader {
+    /// The count of problems and the first one (`FILE:LINE:COLUMN: error: ...`); diagnostics never
+    /// quote a value read from the environment, so no secret reaches the facts.
+    static func failedEvent(path: String, cluster: String, error: TopologyLoadError, at: Date) -> ControlEvent {
+        var facts = ["file": path, "diagnostics": "\(error.diagnostics.count)"]
+        if let first = error.diagnostics.first { facts["first_diagnostic"] = first.description }
+        return ControlEvent(
+            kind: .configReloadFailed, severity: .high, cluster: cluster,
+            summary: "reloading \(path) failed with \(error.diagnostics.count) problem(s); the running configuration stays",
+            facts: facts, at: at, dedupKey: "\(cluster)/config_reload_failed")
     }
 }

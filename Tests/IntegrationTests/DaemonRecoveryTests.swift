@@ -18,7 +18,9 @@ import Testing
     }
 
     /// Starts the daemon on `config`; its output goes to `log`.
-    static func startDaemon(config: String, state: String, log: String, faultPoint: String?) throws -> Process {
+    static func startDaemon(
+        config: String, state: String, log: String, faultPoint: String?, environment extra: [String: String] = [:]
+    ) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
             Issue.record("\(daemonPath) is missing: build it with `swift build --build-tests`")
             throw CancellationError()
@@ -28,6 +30,7 @@ import Testing
         process.arguments = ["--config", config, "--state", state, "--log-level", "info"]
         var environment = ProcessInfo.processInfo.environment
         environment["FAILOVERD_FAULT_POINT"] = faultPoint
+        environment.merge(extra) { $1 }
         process.environment = environment
         if !FileManager.default.fileExists(atPath: log) {
             _ = FileManager.default.createFile(atPath: log, contents: nil)

@@ -1,0 +1,353 @@
+import Alerting
+import ArgumentParser
+import Failover
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import StateStore
+import Synchronization
+import Topology
+
+/// Enqueue → receiver latency, burst throughput, connections per receiver and exactly-once
+/// arrival across a clean restart, for an `AlertPipeline` with a SQLite outbox delivering over
+/// libcurl to a real HTTP/1.1 receiver on 127.0.0.1 (SwiftNIO, in this process).
+///
+/// Every alert is critical (never waits for a group timer) and distinct (`group_by: [dedup_key]`),
+/// so each one is one outbox row and one signed webhook request. The receiver records when each
+/// request ends, its `webhook-id` (the outbox row's idempotency key) and the alert's dedup key;
+/// lost = emitted dedup keys never received, duplicates = `webhook-id`s received more than once.
+@main
+struct AlertBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alert-benchmark",
+        abstract: "Measure alert delivery latency, burst rate, connections and loss; last line is one JSON object.")
+
+    @Option(help: "Critical alerts sent one at a time for the latency figures.")
+    var samples = 500
+
+    @Option(help: "Distinct alerts emitted at once in the burst (and in the restart trial).")
+    var burst = 2000
+
+    @Option(help: "Alerts the receiver must have got before the pipeline is stopped in the restart trial.")
+    var restartAfter = 500
+
+    @Option(help: "Channels, each a webhook to the same receiver.")
+    var channels = 1
+
+    func run() async throws {
+        let receiver = try await Receiver.start()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "alert-benchmark-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try StateStore(path: directory.appendingPathComponent("state.sqlite").path)
+        var logger = Logger(label: "alert-benchmark")
+        logger.logLevel = .critical
+        let names = (1...max(1, channels)).map { "bench-\($0)" }
+        let configuration = AlertConfiguration(
+            channels: names.map { name in
+                AlertChannel(
+                    name: name, kind: .webhook, url: Secret(receiver.url("/\(name)")),
+                    signingSecret: Secret("whsec_" + Data("benchmark signing key".utf8).base64EncodedString()),
+                    connectTimeout: .seconds(1), timeout: .seconds(5))
+            },
+            route: Route(channels: names, groupBy: [.dedupKey], groupWait: .zero))
+        let copies = names.count
+        var sent: [String] = []
+        var summary: [String: Any] = ["channels": copies, "samples": samples, "burst": burst]
+
+        var running = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
+
+        // Latency: one at a time; the first few open the connection and warm the store.
+        for index in 0..<20 {
+            let key = "warmup-\(index)"
+            sent.append(key)
+            running.pipeline.emit(Self.event(key))
+            _ = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
+        }
+        var latencies: [Double] = []
+        for index in 0..<samples {
+            let key = "latency-\(index)"
+            sent.append(key)
+            let start = ContinuousClock.now
+            running.pipeline.emit(Self.event(key))
+            let arrival = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
+            latencies.append(milliseconds(arrival - start))
+        }
+        let p50 = percentile(latencies, 0.5)
+        let p99 = percentile(latencies, 0.99)
+        print(
+            "latency: n=\(latencies.count) p50=\(format(p50)) ms p99=\(format(p99)) ms "
+                + "max=\(format(latencies.max() ?? -1)) ms (emit → request received, outbox write included)")
+        summary["p50_ms"] = p50
+        summary["p99_ms"] = p99
+        summary["max_ms"] = latencies.max() ?? -1
+
+        // Burst: everything emitted at once; the rate counts until the last one arrives.
+        let burstKeys = (0..<burst).map { "burst-\($0)" }
+        sent += burstKeys
+        let burstStart = ContinuousClock.now
+        for key in burstKeys {
+            running.pipeline.emit(Self.event(key))
+        }
+        let burstEnd = try await receiver.waitForAll(burstKeys, copies: copies, timeout: .seconds(300))
+        let burstSeconds = seconds(burstEnd - burstStart)
+        let rate = Double(burst) / burstSeconds
+        print(
+            "burst: \(burst) alerts in \(format(burstSeconds)) s = \(format(rate)) alerts/s "
+                + "(\(format(rate * Double(copies))) requests/s over \(copies) channel(s))")
+        summary["burst_seconds"] = burstSeconds
+        summary["burst_alerts_per_s"] = rate
+
+        // Clean restart in the middle of a burst: stop once `restartAfter` arrived, start again on the same store.
+        let restartKeys = (0..<burst).map { "restart-\($0)" }
+        sent += restartKeys
+        for key in restartKeys {
+            running.pipeline.emit(Self.event(key))
+        }
+        try await receiver.waitForCount(restartKeys, atLeast: min(restartAfter, burst), timeout: .seconds(120))
+        await running.stop()
+        let beforeRestart = receiver.received(restartKeys)
+        let pending = try await store.pendingAlertDeliveries().count
+        print("restart: stopped after \(beforeRestart) of \(burst) arrived; \(pending) deliveries pending in the outbox")
+        running = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
+        _ = try? await receiver.waitForAll(restartKeys, copies: copies, timeout: .seconds(120))
+        // Late duplicates would come right after the last expected arrival.
+        try await Task.sleep(for: .milliseconds(500))
+        await running.stop()
+        summary["restart_pending_at_stop"] = pending
+
+        let tally = receiver.tally(sent: sent, copies: copies)
+        print(
+            "delivery: sent=\(sent.count * copies) received=\(tally.requests) lost=\(tally.lost) "
+                + "duplicates=\(tally.duplicates)")
+        print(
+            "connections: max_concurrent=\(receiver.maxOpen) opened=\(receiver.opened) "
+                + "(one receiver, \(copies) channel(s))")
+        summary["lost"] = tally.lost
+        summary["duplicates"] = tally.duplicates
+        summary["max_connections_per_receiver"] = receiver.maxOpen
+        summary["connections_opened"] = receiver.opened
+        try await receiver.stop()
+
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func event(_ key: String) -> ControlEvent {
+        ControlEvent(
+            kind: .failoverTriggered, severity: .critical, cluster: "bench", region: "us-east", endpoint: "use1-a",
+            summary: "benchmark alert \(key)", facts: ["candidate": "use1-b", "why": "most advanced LSN"],
+            at: Date(), dedupKey: key)
+    }
+}
+
+/// The pipeline running in a task of its own, as a `ServiceGroup` would run it.
+struct Running {
+    let pipeline: AlertPipeline
+    let task: Task<Void, any Error>
+
+    init(_ pipeline: AlertPipeline) {
+        self.pipeline = pipeline
+        task = Task { try await pipeline.run() }
+    }
+
+    /// Cancels the pipeline and waits for it: the request in flight finishes and is recorded.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// A real HTTP/1.1 server on 127.0.0.1 that answers `200` to everything and records, per request,
+/// when it ended, its `webhook-id` and the dedup key of its first alert.
+final class Receiver: Sendable {
+    private struct State {
+        /// Arrival times by dedup key, one per request.
+        var arrivals: [String: [ContinuousClock.Instant]] = [:]
+        var ids: [String: Int] = [:]
+        var requests = 0
+        var open = 0
+        var maxOpen = 0
+        var opened = 0
+    }
+
+    private let state = Mutex(State())
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any NIOCore.Channel
+    let port: Int
+
+    private init(group: MultiThreadedEventLoopGroup, channel: any NIOCore.Channel) {
+        self.group = group
+        self.channel = channel
+        port = channel.localAddress?.port ?? 0
+    }
+
+    static func start() async throws -> Receiver {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let shared = ReceiverBox()
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(box: shared))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let receiver = Receiver(group: group, channel: channel)
+        shared.box.withLock { $0 = receiver }
+        return receiver
+    }
+
+    func stop() async throws {
+        try await channel.close()
+        try await group.shutdownGracefully()
+    }
+
+    func url(_ path: String) -> String {
+        "http://127.0.0.1:\(port)\(path)"
+    }
+
+    var maxOpen: Int { state.withLock { $0.maxOpen } }
+    var opened: Int { state.withLock { $0.opened } }
+
+    fileprivate func record(id: String?, key: String?, at: ContinuousClock.Instant) {
+        state.withLock { state in
+            state.requests += 1
+            if let id { state.ids[id, default: 0] += 1 }
+            if let key { state.arrivals[key, default: []].append(at) }
+        }
+    }
+
+    fileprivate func connection(opened: Bool) {
+        state.withLock { state in
+            if opened {
+                state.opened += 1
+                state.open += 1
+                state.maxOpen = max(state.maxOpen, state.open)
+            } else {
+                state.open -= 1
+            }
+        }
+    }
+
+    /// How many of `keys` arrived at least once.
+    func received(_ keys: [String]) -> Int {
+        state.withLock { state in keys.filter { state.arrivals[$0] != nil }.count }
+    }
+
+    /// Waits until each key arrived `copies` times (once per channel); returns the last arrival.
+    func waitForAll(_ keys: [String], copies: Int, timeout: Duration) async throws -> ContinuousClock.Instant {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let last: ContinuousClock.Instant?? = state.withLock { state in
+                var last: ContinuousClock.Instant?
+                for key in keys {
+                    guard let times = state.arrivals[key], times.count >= copies else { return .none }
+                    let sorted = times.sorted()
+                    last = max(last ?? sorted[copies - 1], sorted[copies - 1])
+                }
+                return .some(last)
+            }
+            if case .some(let instant?) = last { return instant }
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("only \(received(keys)) of \(keys.count) alerts arrived within \(timeout)")
+            }
+            try await Task.sleep(for: .microseconds(200))
+        }
+    }
+
+    /// Waits until at least `count` of `keys` arrived.
+    func waitForCount(_ keys: [String], atLeast count: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while received(keys) < count {
+            guard ContinuousClock.now < deadline else {
+                throw ValidationError("only \(received(keys)) of \(count) alerts arrived within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Lost: (key, channel) pairs never received; duplicates: requests whose `webhook-id` came before.
+    func tally(sent: [String], copies: Int) -> (requests: Int, lost: Int, duplicates: Int) {
+        state.withLock { state in
+            let lost = sent.map { max(0, copies - (state.arrivals[$0]?.count ?? 0)) }.reduce(0, +)
+            let duplicates = state.ids.values.map { $0 - 1 }.reduce(0, +)
+            return (state.requests, lost, duplicates)
+        }
+    }
+}
+
+private final class ReceiverBox: Sendable {
+    let box = Mutex<Receiver?>(nil)
+
+    var receiver: Receiver? { box.withLock { $0 } }
+}
+
+private final class RecordingHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let box: ReceiverBox
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+
+    init(box: ReceiverBox) {
+        self.box = box
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        box.receiver?.connection(opened: true)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        box.receiver?.connection(opened: false)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            body.clear()
+        case .body(var chunk):
+            body.writeBuffer(&chunk)
+        case .end:
+            let at = ContinuousClock.now
+            guard let head else { return }
+            let json = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any]
+            let key = ((json?["alerts"] as? [[String: Any]])?.first?["dedup_key"]) as? String
+            box.receiver?.record(id: head.headers.first(name: "webhook-id"), key: key, at: at)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Length", value: "2")
+            let responseHead = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
+            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            self.head = nil
+        }
+    }
+}
+
+func milliseconds(_ duration: Duration) -> Double {
+    seconds(duration) * 1000
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func percentile(_ values: [Double], _ fraction: Double) -> Double {
+    guard !values.isEmpty else { return -1 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.up)) - 1)]
+}
+
+func format(_ value: Double) -> String {
+    String(format: "%.3f", value)
+}
