@@ -215,9 +215,12 @@ struct ChannelWorker: Sendable {
         var headID: Int64?
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
+        let recorder = AttemptRecorder(store: store, logger: logger)
+        // Not a child task: cancelling the worker must not cancel the writes of its last attempts.
+        let writing = Task { await recorder.write() }
         while !Task.isCancelled {
             guard let delivery = queue.first else {
-                if await iterator.next() == nil { return }
+                if await iterator.next() == nil { break }
                 continue
             }
             if headID != delivery.id {
@@ -229,7 +232,7 @@ struct ChannelWorker: Sendable {
                 continue
             }
             guard let notification = try? decoder.decode(AlertNotification.self, from: delivery.payload) else {
-                await record(delivery, status: nil, latency: .zero, outcome: "failed", error: "unreadable outbox row")
+                record(delivery, status: nil, latency: .zero, outcome: "failed", error: "unreadable outbox row", to: recorder)
                 queue.removeFirst()
                 continue
             }
@@ -242,13 +245,13 @@ struct ChannelWorker: Sendable {
             let outcome = AttemptOutcome.classify(status: answer.status, retryAfter: answer.retryAfter, now: Date())
             switch outcome {
             case .delivered:
-                await record(delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil)
+                record(delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil, to: recorder)
                 queue.removeFirst()
                 closeCircuit(&breaker)
                 logger.debug("alert delivered", metadata: metadata(delivery, answer))
             case .permanent:
                 let error = "HTTP \(answer.status ?? 0) from \(channel.host): \(scrub(answer.bodyPrefix))"
-                await record(delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error)
+                record(delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error, to: recorder)
                 queue.removeFirst()
                 // The receiver answered: it is alive, so the circuit closes.
                 closeCircuit(&breaker)
@@ -258,13 +261,14 @@ struct ChannelWorker: Sendable {
                     answer.status.map { "HTTP \($0) from \(channel.host)" }
                     ?? "\(answer.transportError ?? "no answer") (\(channel.host))"
                 if Date().timeIntervalSince(delivery.createdAt) >= settings.giveUpAfter.seconds {
-                    await record(
-                        delivery, status: answer.status, latency: answer.latency, outcome: "abandoned", error: error)
+                    record(
+                        delivery, status: answer.status, latency: answer.latency, outcome: "abandoned", error: error,
+                        to: recorder)
                     queue.removeFirst()
                     logger.error("alert abandoned after retrying", metadata: metadata(delivery, answer))
                     continue
                 }
-                await record(delivery, status: answer.status, latency: answer.latency, outcome: "retry", error: error)
+                record(delivery, status: answer.status, latency: answer.latency, outcome: "retry", error: error, to: recorder)
                 if breaker.record(success: false, at: .now) {
                     logger.warning(
                         "alert channel circuit open",
@@ -281,6 +285,9 @@ struct ChannelWorker: Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
+        // Every attempt is on disk before the pipeline returns: a clean stop sends nothing twice.
+        recorder.finish()
+        await writing.value
     }
 
     /// Records a success; when that closes an open circuit, says so and resolves its alert.
@@ -318,21 +325,15 @@ struct ChannelWorker: Sendable {
         ]
     }
 
-    /// Records the attempt even while the pipeline stops, so a delivered notification is never sent
-    /// again after a restart.
+    /// Hands the attempt to the recorder, which writes it behind the deliveries.
     private func record(
-        _ delivery: StateStore.AlertDelivery, status: Int?, latency: Duration, outcome: String, error: String?
-    ) async {
-        let attempt = StateStore.AlertAttempt(
-            deliveryID: delivery.id, at: Date(), httpStatus: status, latencyMilliseconds: latency.milliseconds,
-            outcome: outcome, error: error)
-        let store = self.store
-        let result = await Task { try await store.recordAlertAttempts([attempt]) }.result
-        if case .failure(let failure) = result {
-            logger.error(
-                "alert attempt could not be recorded",
-                metadata: ["delivery_id": "\(delivery.id)", "error": "\(failure)"])
-        }
+        _ delivery: StateStore.AlertDelivery, status: Int?, latency: Duration, outcome: String, error: String?,
+        to recorder: AttemptRecorder
+    ) {
+        recorder.append(
+            StateStore.AlertAttempt(
+                deliveryID: delivery.id, at: Date(), httpStatus: status, latencyMilliseconds: latency.milliseconds,
+                outcome: outcome, error: error))
     }
 
     /// Removes anything secret a receiver might echo back.
@@ -356,5 +357,65 @@ struct ChannelWorker: Sendable {
 extension Duration {
     var milliseconds: Double {
         seconds * 1000
+    }
+}
+
+/// Writes one channel's attempts behind its deliveries, in batches: one transaction at a time, and
+/// the attempts that finished meanwhile go into the next. The next request does not wait for the
+/// disk, which is what bounds a burst otherwise (one commit per alert).
+///
+/// Order and durability: the outbox row was committed before the first attempt; its attempts are
+/// written in the order they happened. A clean stop waits for ``write()`` to drain, so nothing is
+/// sent twice across a restart; after a crash, an alert delivered but not yet recorded is sent
+/// again with the same idempotency key (at-least-once, as documented).
+final class AttemptRecorder: Sendable {
+    private let store: StateStore
+    private let logger: Logger
+    private let pending = Mutex<[StateStore.AlertAttempt]>([])
+    private let wakes: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    init(store: StateStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func append(_ attempt: StateStore.AlertAttempt) {
+        pending.withLock { $0.append(attempt) }
+        wake.yield()
+    }
+
+    /// No more attempts: ``write()`` returns once the last are stored.
+    func finish() {
+        wake.finish()
+    }
+
+    /// Stores attempts as they come until ``finish()``; each pass takes everything waiting.
+    func write() async {
+        for await _ in wakes {
+            await drain()
+        }
+        await drain()
+    }
+
+    private func drain() async {
+        while true {
+            let batch = pending.withLock { attempts in
+                defer { attempts.removeAll() }
+                return attempts
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                try await store.recordAlertAttempts(batch)
+            } catch {
+                logger.error(
+                    "alert attempts could not be recorded",
+                    metadata: [
+                        "delivery_id": "\(batch.map(\.deliveryID).map(String.init).joined(separator: ","))",
+                        "error": "\(error)",
+                    ])
+            }
+        }
     }
 }
