@@ -232,7 +232,9 @@ struct ChannelWorker: Sendable {
                 continue
             }
             guard let notification = try? decoder.decode(AlertNotification.self, from: delivery.payload) else {
-                record(delivery, status: nil, latency: .zero, outcome: "failed", error: "unreadable outbox row", to: recorder)
+                record(
+                    delivery, status: nil, latency: .zero, outcome: "failed", error: "unreadable outbox row",
+                    to: recorder)
                 queue.removeFirst()
                 continue
             }
@@ -245,13 +247,17 @@ struct ChannelWorker: Sendable {
             let outcome = AttemptOutcome.classify(status: answer.status, retryAfter: answer.retryAfter, now: Date())
             switch outcome {
             case .delivered:
-                record(delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil, to: recorder)
+                record(
+                    delivery, status: answer.status, latency: answer.latency, outcome: "delivered", error: nil,
+                    to: recorder)
                 queue.removeFirst()
                 closeCircuit(&breaker)
                 logger.debug("alert delivered", metadata: metadata(delivery, answer))
             case .permanent:
                 let error = "HTTP \(answer.status ?? 0) from \(channel.host): \(scrub(answer.bodyPrefix))"
-                record(delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error, to: recorder)
+                record(
+                    delivery, status: answer.status, latency: answer.latency, outcome: "failed", error: error,
+                    to: recorder)
                 queue.removeFirst()
                 // The receiver answered: it is alive, so the circuit closes.
                 closeCircuit(&breaker)
@@ -268,7 +274,9 @@ struct ChannelWorker: Sendable {
                     logger.error("alert abandoned after retrying", metadata: metadata(delivery, answer))
                     continue
                 }
-                record(delivery, status: answer.status, latency: answer.latency, outcome: "retry", error: error, to: recorder)
+                record(
+                    delivery, status: answer.status, latency: answer.latency, outcome: "retry", error: error,
+                    to: recorder)
                 if breaker.record(success: false, at: .now) {
                     logger.warning(
                         "alert channel circuit open",

@@ -152,7 +152,8 @@ extension ConfigurationReloader {
         if let first = error.diagnostics.first { facts["first_diagnostic"] = first.description }
         return ControlEvent(
             kind: .configReloadFailed, severity: .high, cluster: cluster,
-            summary: "reloading \(path) failed with \(error.diagnostics.count) problem(s); the running configuration stays",
+            summary:
+                "reloading \(path) failed with \(error.diagnostics.count) problem(s); the running configuration stays",
             facts: facts, at: at, dedupKey: "\(cluster)/config_reload_failed")
     }
 }
