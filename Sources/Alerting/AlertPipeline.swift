@@ -370,7 +370,7 @@ extension Duration {
 
 /// Writes one channel's attempts behind its deliveries, in batches: one transaction at a time, and
 /// the attempts that finished meanwhile go into the next. The next request does not wait for the
-/// disk, which is what bounds a burst otherwise (one commit per alert).
+/// store, which otherwise slows a burst down to one commit per alert.
 ///
 /// Order and durability: the outbox row was committed before the first attempt; its attempts are
 /// written in the order they happened. A clean stop waits for ``write()`` to drain, so nothing is

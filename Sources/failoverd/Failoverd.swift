@@ -46,6 +46,9 @@ struct Failoverd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A SIGHUP before the reloader listens would end the process (the default action): ignore
+        // it until then. The reloader's signal sequence takes the signal over.
+        signal(SIGHUP, SIG_IGN)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -91,9 +94,6 @@ struct Failoverd: AsyncParsableCommand {
             : nil
         let reloader = ConfigurationReloader(
             path: config, cluster: topology.name, monitor: monitor, service: service, events: events, logger: logger)
-        // A SIGHUP before the reloader listens would end the process (the default action): ignore
-        // it until then. The reloader's signal sequence takes the signal over.
-        signal(SIGHUP, SIG_IGN)
         let api = try AdminWiring.make(
             topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store,
             proxy: proxy)

@@ -23,7 +23,7 @@ import Testing
         let ports = Dictionary(
             uniqueKeysWithValues: zip(FailoverFixture.names, try LabCluster.freePorts(FailoverFixture.names.count)))
         let valid = FailoverFixture.topologyYAML(ports: ports).replacingOccurrences(
-            of: "password: failover-lab", with: "password: ${RELOAD_TEST_PASSWORD}")
+            of: "password: failover-lab", with: "password: \"${RELOAD_TEST_PASSWORD}\"")
         let config = directory + "/cluster.yaml"
         let state = directory + "/state.sqlite"
         let log = directory + "/failoverd.log"
@@ -33,8 +33,15 @@ import Testing
             config: config, state: state, log: log, faultPoint: nil,
             environment: ["RELOAD_TEST_PASSWORD": Self.password])
         defer { DaemonRecoveryTests.stop(daemon) }
-        let store = try StateStore(path: state)
 
+        // Started with the valid file; until its first log line, SIGHUP may still kill it (the default).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline && daemon.isRunning
+            && !((try? String(contentsOfFile: log, encoding: .utf8))?.contains("failoverd starting") ?? false)
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let store = try StateStore(path: state)
         // Two problems: a priority that is not a number, and an unknown key.
         let invalid = valid.replacingOccurrences(of: "priority: 8", with: "priority: high")
             .replacingOccurrences(of: "cluster: test", with: "cluster: test\nclustr: typo")
@@ -42,9 +49,10 @@ import Testing
 
         // SIGHUP is ignored until the reloader listens, so repeat it until the event is stored (bounded).
         var stored: ControlEvent?
-        let deadline = ContinuousClock.now + .seconds(20)
         while stored == nil && ContinuousClock.now < deadline {
-            #expect(daemon.isRunning, "failoverd exited; see \(log)")
+            #expect(
+                daemon.isRunning,
+                "failoverd exited: \((try? String(contentsOfFile: log, encoding: .utf8))?.suffix(2000) ?? "")")
             guard daemon.isRunning else { break }
             kill(daemon.processIdentifier, SIGHUP)
             try await Task.sleep(for: .milliseconds(300))
