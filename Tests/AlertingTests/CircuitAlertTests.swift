@@ -11,7 +11,9 @@ import Topology
 
     @Test func aChannelWhoseCircuitOpensRaisesCircuitOpenThenResolvesIt() async throws {
         let ops = try await TestReceiver.start()
-        let port = try await TestReceiver.portForLaterStart()
+        let reservation = try TestReceiver.PortReservation()
+        defer { reservation.release() }
+        let port = reservation.port
         let chat = AlertChannel(
             name: "chat", kind: .slack, url: Secret("http://127.0.0.1:\(port)/chat/\(Self.token)"),
             connectTimeout: .milliseconds(500), timeout: .seconds(2))
@@ -51,6 +53,7 @@ import Topology
 
         // The receiver comes up: the next probe delivers the waiting alert and the circuit closes.
         let chatReceiver = try await TestReceiver.start(port: port)
+        reservation.release()
         let delivered = try await chatReceiver.waitForRequests(1)
         #expect(delivered.first?.path == "/chat/\(Self.token)")
         let resolved = try await ops.waitForRequests(2)
