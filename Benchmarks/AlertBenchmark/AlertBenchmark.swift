@@ -10,6 +10,13 @@ import StateStore
 import Synchronization
 import Topology
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Enqueue → receiver latency, burst throughput, connections per receiver and exactly-once
 /// arrival across a clean restart, for an `AlertPipeline` with a SQLite outbox delivering over
 /// libcurl to a real HTTP/1.1 receiver on 127.0.0.1 (SwiftNIO, in this process).
@@ -36,6 +43,13 @@ struct AlertBenchmark: AsyncParsableCommand {
     @Option(help: "Channels, each a webhook to the same receiver.")
     var channels = 1
 
+    @Option(
+        help: """
+            Run the same trials against Prometheus Alertmanager started from this binary (e.g. \
+            /usr/bin/prometheus-alertmanager, Debian's prometheus-alertmanager) on 127.0.0.1, for comparison.
+            """)
+    var alertmanager: String?
+
     func run() async throws {
         let receiver = try await Receiver.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -54,17 +68,24 @@ struct AlertBenchmark: AsyncParsableCommand {
                     connectTimeout: .seconds(1), timeout: .seconds(5))
             },
             route: Route(channels: names, groupBy: [.dedupKey], groupWait: .zero))
-        let copies = names.count
+        let copies = alertmanager == nil ? names.count : 1
         var sent: [String] = []
         var summary: [String: Any] = ["channels": copies, "samples": samples, "burst": burst]
-
-        var running = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
+        let sender: any Sender
+        if let alertmanager {
+            sender = try await AlertmanagerSender.start(
+                binary: alertmanager, directory: directory.path, receiver: receiver.url("/alertmanager"))
+            summary["system"] = "alertmanager"
+        } else {
+            sender = PipelineSender(configuration: configuration, store: store, logger: logger)
+            summary["system"] = "failoverd"
+        }
 
         // Latency: one at a time; the first few open the connection and warm the store.
         for index in 0..<20 {
             let key = "warmup-\(index)"
             sent.append(key)
-            running.pipeline.emit(Self.event(key))
+            try await sender.emit([key])
             _ = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
         }
         var latencies: [Double] = []
@@ -72,7 +93,7 @@ struct AlertBenchmark: AsyncParsableCommand {
             let key = "latency-\(index)"
             sent.append(key)
             let start = ContinuousClock.now
-            running.pipeline.emit(Self.event(key))
+            try await sender.emit([key])
             let arrival = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
             latencies.append(milliseconds(arrival - start))
         }
@@ -80,7 +101,8 @@ struct AlertBenchmark: AsyncParsableCommand {
         let p99 = percentile(latencies, 0.99)
         print(
             "latency: n=\(latencies.count) p50=\(format(p50)) ms p99=\(format(p99)) ms "
-                + "max=\(format(latencies.max() ?? -1)) ms (emit → request received, outbox write included)")
+                + "max=\(format(latencies.max() ?? -1)) ms (emit → request received, "
+                + (alertmanager == nil ? "outbox write included)" : "POST to Alertmanager included)"))
         summary["p50_ms"] = p50
         summary["p99_ms"] = p99
         summary["max_ms"] = latencies.max() ?? -1
@@ -89,9 +111,7 @@ struct AlertBenchmark: AsyncParsableCommand {
         let burstKeys = (0..<burst).map { "burst-\($0)" }
         sent += burstKeys
         let burstStart = ContinuousClock.now
-        for key in burstKeys {
-            running.pipeline.emit(Self.event(key))
-        }
+        try await sender.emit(burstKeys)
         let burstEnd = try await receiver.waitForAll(burstKeys, copies: copies, timeout: .seconds(300))
         let burstSeconds = seconds(burstEnd - burstStart)
         let rate = Double(burst) / burstSeconds
@@ -104,20 +124,21 @@ struct AlertBenchmark: AsyncParsableCommand {
         // Clean restart in the middle of a burst: stop once `restartAfter` arrived, start again on the same store.
         let restartKeys = (0..<burst).map { "restart-\($0)" }
         sent += restartKeys
-        for key in restartKeys {
-            running.pipeline.emit(Self.event(key))
-        }
+        try await sender.emit(restartKeys)
         try await receiver.waitForCount(restartKeys, atLeast: min(restartAfter, burst), timeout: .seconds(120))
-        await running.stop()
+        try await sender.stop()
         let beforeRestart = receiver.received(restartKeys)
-        let pending = try await store.pendingAlertDeliveries().count
+        let pending = alertmanager == nil ? try await store.pendingAlertDeliveries().count : -1
         print(
-            "restart: stopped after \(beforeRestart) of \(burst) arrived; \(pending) deliveries pending in the outbox")
-        running = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
-        _ = try? await receiver.waitForAll(restartKeys, copies: copies, timeout: .seconds(120))
-        // Late duplicates would come right after the last expected arrival.
+            "restart: stopped after \(beforeRestart) of \(burst) arrived; "
+                + (pending >= 0 ? "\(pending) deliveries pending in the outbox" : "Alertmanager keeps alerts in memory")
+        )
+        try await sender.start()
+        // What never comes after the restart is lost; a bounded wait, then late duplicates have had time.
+        _ = try? await receiver.waitForAll(
+            restartKeys, copies: copies, timeout: alertmanager == nil ? .seconds(120) : .seconds(15))
         try await Task.sleep(for: .milliseconds(500))
-        await running.stop()
+        try await sender.stop()
         summary["restart_pending_at_stop"] = pending
 
         let tally = receiver.tally(sent: sent, copies: copies)
@@ -143,6 +164,170 @@ struct AlertBenchmark: AsyncParsableCommand {
             summary: "benchmark alert \(key)", facts: ["candidate": "use1-b", "why": "most advanced LSN"],
             at: Date(), dedupKey: key)
     }
+}
+
+/// What the trials drive: failoverd's pipeline, or Alertmanager for comparison.
+protocol Sender: Sendable {
+    /// Hands the alerts over and returns as soon as the system has them.
+    func emit(_ keys: [String]) async throws
+    /// A clean stop: what is in flight finishes.
+    func stop() async throws
+    /// Starts again on the same storage.
+    func start() async throws
+}
+
+/// `AlertPipeline` on a SQLite outbox, as `failoverd` runs it.
+final class PipelineSender: Sender {
+    private let configuration: AlertConfiguration
+    private let store: StateStore
+    private let logger: Logger
+    private let running = Mutex<Running?>(nil)
+
+    init(configuration: AlertConfiguration, store: StateStore, logger: Logger) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        running.withLock {
+            $0 = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
+        }
+    }
+
+    func emit(_ keys: [String]) async throws {
+        guard let pipeline = running.withLock({ $0?.pipeline }) else { return }
+        for key in keys {
+            pipeline.emit(AlertBenchmark.event(key))
+        }
+    }
+
+    func stop() async throws {
+        let current = running.withLock { running in
+            defer { running = nil }
+            return running
+        }
+        await current?.stop()
+    }
+
+    func start() async throws {
+        let next = Running(AlertPipeline(configuration: configuration, store: store, logger: logger))
+        running.withLock { $0 = next }
+    }
+}
+
+/// Prometheus Alertmanager on 127.0.0.1 (clustering off), sent alerts as Prometheus sends them:
+/// `POST /api/v2/alerts`, up to 64 per request; `group_by: [dedup_key]`, `group_wait: 0s`.
+final class AlertmanagerSender: Sender {
+    private let binary: String
+    private let directory: String
+    private let port: Int
+    private let process = Mutex<Process?>(nil)
+
+    private init(binary: String, directory: String, port: Int) {
+        self.binary = binary
+        self.directory = directory
+        self.port = port
+    }
+
+    static func start(binary: String, directory: String, receiver: String) async throws -> AlertmanagerSender {
+        let config = """
+            route:
+              receiver: bench
+              group_by: [dedup_key]
+              group_wait: 0s
+              group_interval: 1s
+              repeat_interval: 4h
+            receivers:
+              - name: bench
+                webhook_configs:
+                  - url: \(receiver)
+                    send_resolved: false
+            """
+        try config.write(toFile: directory + "/alertmanager.yml", atomically: true, encoding: .utf8)
+        let sender = AlertmanagerSender(binary: binary, directory: directory, port: try freePort())
+        try await sender.start()
+        return sender
+    }
+
+    func start() async throws {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: binary)
+        child.arguments = [
+            "--config.file=\(directory)/alertmanager.yml", "--storage.path=\(directory)/alertmanager",
+            "--web.listen-address=127.0.0.1:\(port)", "--cluster.listen-address=", "--log.level=error",
+        ]
+        let log = FileHandle(forWritingAtPath: "/dev/null")
+        child.standardOutput = log
+        child.standardError = log
+        try child.run()
+        process.withLock { $0 = child }
+        // Ready: `/-/ready` answers 200 (bounded).
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            if let (_, response) = try? await URLSession.shared.data(
+                from: URL(string: "http://127.0.0.1:\(port)/-/ready")!),
+                (response as? HTTPURLResponse)?.statusCode == 200
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw ValidationError("Alertmanager (pid \(child.processIdentifier)) not ready within 15 s")
+    }
+
+    func emit(_ keys: [String]) async throws {
+        var index = 0
+        while index < keys.count {
+            let batch = keys[index..<min(index + 64, keys.count)].map { key in
+                [
+                    "labels": [
+                        "alertname": "failover_triggered", "severity": "critical", "cluster": "bench",
+                        "dedup_key": key,
+                    ],
+                    "annotations": ["summary": "benchmark alert \(key)"],
+                ]
+            }
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v2/alerts")!)
+            request.httpMethod = "POST"
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONSerialization.data(withJSONObject: batch)
+            let (_, response) = try await URLSession.shared.data(for: request)
+            guard (response as? HTTPURLResponse)?.statusCode == 200 else {
+                throw ValidationError("Alertmanager refused alerts: \(response)")
+            }
+            index += 64
+        }
+    }
+
+    /// SIGTERM by PID, a bounded wait, then SIGKILL.
+    func stop() async throws {
+        guard let child = process.withLock({ $0 }) else { return }
+        kill(child.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while child.isRunning && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        if child.isRunning {
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
+        process.withLock { $0 = nil }
+    }
+}
+
+/// A port free on 127.0.0.1 when returned.
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+        }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// The pipeline running in a task of its own, as a `ServiceGroup` would run it.
@@ -294,12 +479,14 @@ final class Receiver: Sendable {
         }
     }
 
-    /// Lost: (key, channel) pairs never received; duplicates: requests whose `webhook-id` came before.
+    /// Lost: (key, channel) pairs never received; duplicates: requests whose `webhook-id` came
+    /// before, or (Alertmanager sends no id) arrivals of an alert beyond one per channel.
     func tally(sent: [String], copies: Int) -> (requests: Int, lost: Int, duplicates: Int) {
         state.withLock { state in
             let lost = sent.map { max(0, copies - (state.arrivals[$0]?.count ?? 0)) }.reduce(0, +)
-            let duplicates = state.ids.values.map { $0 - 1 }.reduce(0, +)
-            return (state.requests, lost, duplicates)
+            let byID = state.ids.values.map { $0 - 1 }.reduce(0, +)
+            let byKey = state.arrivals.values.map { max(0, $0.count - copies) }.reduce(0, +)
+            return (state.requests, lost, max(byID, byKey))
         }
     }
 }

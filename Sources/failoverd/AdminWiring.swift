@@ -1,5 +1,6 @@
 import AdminAPI
 import Failover
+import Foundation
 import Health
 import Logging
 import Metrics
@@ -12,7 +13,7 @@ enum AdminWiring {
     /// - Parameter listen: `HOST:PORT` from `--listen`, overriding `api.listen`.
     static func make(
         topology: ClusterTopology, listen: String?, configPath: String, monitor: HealthMonitor,
-        service: RegionalFailoverService, store: StateStore, proxy: ProxyService?
+        service: RegionalFailoverService, store: StateStore, proxy: ProxyService?, events: any EventSink
     ) throws -> AdminAPI {
         var settings = topology.api
         if let listen {
@@ -25,8 +26,17 @@ enum AdminWiring {
         let metrics = APIMetrics()
         MetricsSystem.bootstrap(metrics.factory)
         let logger = Logger(label: "failoverd.api")
+        let cluster = topology.name
         let reload: @Sendable () async throws -> Void = {
-            let topology = try TopologyLoader.load(path: configPath)
+            let topology: ClusterTopology
+            do {
+                topology = try TopologyLoader.load(path: configPath)
+            } catch let error as TopologyLoadError {
+                // As for SIGHUP: the caller gets the diagnostics, operators get the alert.
+                events.emit(
+                    ConfigurationReloader.failedEvent(path: configPath, cluster: cluster, error: error, at: Date()))
+                throw error
+            }
             monitor.reconfigure(topology: topology)
             await service.reconfigure(topology: topology, settings: FailoverSettings(policy: topology.failover))
             logger.notice("configuration reloaded", metadata: ["file": "\(configPath)"])

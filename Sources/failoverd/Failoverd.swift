@@ -19,7 +19,8 @@ struct Failoverd: AsyncParsableCommand {
         abstract: "Watch a multi-region PostgreSQL cluster and move writes to the best standby when the primary fails.",
         discussion: """
             Signals: SIGTERM and SIGINT stop gracefully (the running step finishes and is journaled); \
-            SIGHUP reloads the cluster file (validated first; on error the old configuration stays).
+            SIGHUP reloads the cluster file (validated first; on error the old configuration stays and a \
+            config_reload_failed alert is raised).
             """
     )
 
@@ -96,7 +97,7 @@ struct Failoverd: AsyncParsableCommand {
             path: config, cluster: topology.name, monitor: monitor, service: service, events: events, logger: logger)
         let api = try AdminWiring.make(
             topology: topology, listen: listen, configPath: config, monitor: monitor, service: service, store: store,
-            proxy: proxy)
+            proxy: proxy, events: events)
 
         logger.notice(
             "failoverd starting",
