@@ -84,10 +84,12 @@ import Testing
 
             let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
             defer { Self.stop(second) }
-            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(15)) {
-                try await store.control("write_target") == "us-east-2"
+            // It routes to the promoted standby and closes the interrupted operation (two writes).
+            try await fixture.waitFor("the restarted daemon to complete the failover", timeout: .seconds(15)) {
+                let routed = try await store.control("write_target") == "us-east-2"
+                let closed = try await store.operationsInProgress().isEmpty
+                return routed && closed
             }
-            #expect(try await store.operationsInProgress().isEmpty)
             let record = try #require(
                 try await store.operations(limit: 1).first.flatMap {
                     try OperationRecord.decoder().decode(OperationRecord.self, from: $0.payload)
