@@ -413,7 +413,9 @@ public actor RegionalFailoverService: Service {
             running = nil
             refreshState()
         }
-        publishRouting(writesPaused: true)
+        // A dead primary takes no writes anyway: hold new ones from now. A requested operation
+        // holds them from the fence, when writes actually stop.
+        if kind == .automaticFailover { publishRouting(writesPaused: true) }
         refreshState()
 
         let startedAt = now()
@@ -425,7 +427,7 @@ public actor RegionalFailoverService: Service {
             requestedBy: requestedBy, oldPrimary: oldPrimary, oldRegion: topology.endpoint(named: oldPrimary)?.region,
             newPrimary: nil, newRegion: nil, plan: nil,
             onsetAt: kind == .automaticFailover
-                ? oldHealth?.failingSince ?? oldHealth?.lastSuccessAt ?? startedAt : startedAt,
+                ? oldHealth?.failingSince ?? oldHealth?.lastSuccessAt ?? startedAt : nil,
             lastGoodProbeAt: oldHealth?.lastSuccessAt,
             detectedAt: startedAt, finishedAt: nil, steps: [], oldPrimaryPosition: known?.lsn.description,
             oldPrimaryPositionSource: known == nil ? "unknown" : "last_probe", promotedPosition: nil, rpoBytes: nil,
@@ -482,6 +484,11 @@ public actor RegionalFailoverService: Service {
 
         // 4. Promotion: fence, catch up, re-point, promote.
         let ops = operations
+        if kind != .automaticFailover {
+            // Writes stop here: the outage of a requested operation is measured from this moment.
+            record.onsetAt = now()
+            publishRouting(writesPaused: true)
+        }
         var oldFinalPosition: LSN?
         do {
             let fenceResult = await step(&record, "fencing") { () async throws -> [String: String] in

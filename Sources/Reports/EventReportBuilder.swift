@@ -105,16 +105,9 @@ public enum EventReportBuilder {
         var detected = record.detectedAt
         if let startedAt, abs(startedAt.timeIntervalSince(detected)) < 1 { detected = startedAt }
         let verified = record.newPrimary == nil ? nil : finished("verification")
-        var onset = record.onsetAt
-        // The record's RTO was computed in memory at full precision: onset = verification - RTO.
-        if let recorded = onset, let verified, let rto = record.rtoSeconds {
-            let precise = verified.addingTimeInterval(-rto)
-            if abs(precise.timeIntervalSince(recorded)) < 1 { onset = precise }
-        }
-        if record.kind != .automaticFailover, let recorded = onset, abs(recorded.timeIntervalSince(detected)) < 1 {
-            // Requested operations start when requested: onset and detection are one instant.
-            onset = detected
-        }
+        // Records keep milliseconds: the onset is the record's own (for a requested operation, the
+        // moment writes stopped at the fence; nil when it never got that far).
+        let onset = record.onsetAt
         return EventTimeline(
             onsetAt: onset,
             detectedAt: detected,

@@ -38,32 +38,6 @@ struct EventReportTests {
         #expect(report.alerts.allSatisfy { $0.delivery == "not_recorded" })
     }
 
-    @Test func journalRestoresSubSecondTimesLostInStoredJSON() throws {
-        let original = Fixtures.automaticFailover(offset: 0.123)
-        // The history stores dates in ISO 8601 without fractions: decode what it would read back.
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        let stored = try decoder.decode(OperationRecord.self, from: encoder.encode(original))
-        #expect(stored.steps[0].startedAt != original.steps[0].startedAt)
-        var journal: [StateStore.JournalEntry] = []
-        for step in original.steps {
-            journal.append(
-                .init(operationID: "op-1", step: step.name, phase: "started", at: step.startedAt, detail: "{}"))
-            journal.append(
-                .init(operationID: "op-1", step: step.name, phase: "finished", at: step.finishedAt!, detail: "{}"))
-        }
-        let precise = build(original)
-        let refined = EventReportBuilder.build(
-            record: stored, journal: journal, startedAt: original.detectedAt, targets: Fixtures.targets,
-            now: Fixtures.at(3600))
-        for (a, b) in zip(precise.phases, refined.phases) {
-            #expect(abs((a.seconds ?? -1) - (b.seconds ?? -2)) < 1e-3, "\(a.name)")
-        }
-        #expect(abs((refined.rto.seconds ?? 0) - 1.2) < 1e-3)
-    }
-
     @Test func unknownOnsetGivesRTOFromDetectionAsALowerBound() {
         var record = Fixtures.automaticFailover()
         record.onsetAt = nil

@@ -7,13 +7,11 @@ import Testing
 
 @Suite("Reading history from the state store")
 struct ReportSourceTests {
-    /// Stores records the way the failover service does (ISO 8601 dates without fractions) with a
-    /// full-precision journal, and reads the period back.
+    /// Stores records the way the failover service does (its encoder: ISO 8601 dates with
+    /// milliseconds) with their journal, and reads the period back at full precision.
     @Test func readsOperationsOfThePeriodWithPreciseTimes() async throws {
         let store = try StateStore()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
+        let encoder = OperationRecord.encoder()
         var records = Fixtures.sampleEvents()
         records[0] = Fixtures.automaticFailover(id: "a1b2c3d4-0001", offset: 0.37)
         for record in records {
