@@ -123,11 +123,12 @@ let package = Package(
             dependencies: ["Topology", "Health", "Failover"],
             swiftSettings: ownTargetSettings
         ),
-        // The read/write TCP proxy on SwiftNIO, driven by the router.
+        // The read/write TCP proxy on SwiftNIO, driven by the router; a separate proxy process follows
+        // the daemon's routing table over HTTP through libcurl.
         .target(
             name: "Proxy",
             dependencies: [
-                "Routing", "Topology", "Health", "Failover",
+                "Routing", "Topology", "Health", "Failover", "CCurlShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,6 +159,8 @@ let package = Package(
             dependencies: [
                 "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -144,6 +144,10 @@ extension AdminRoutes {
             guard let proxy = routes.dependencies.proxy else { throw APIError.notAvailable(proxyMissing) }
             return JSONBody.response(proxy.status())
         },
+        Route(method: .get, path: "/api/routing/watch", access: .viewer) { routes, call in
+            let heartbeat = try call.integer("heartbeat", default: RoutingWatch.defaultHeartbeat, range: 1...60)
+            return RoutingWatch.response(service: routes.service, heartbeat: heartbeat)
+        },
         Route(method: .post, path: "/api/database/failover/{region}", access: .operator) { routes, call in
             let region = call.parameter("region")
             return try await routes.failover(

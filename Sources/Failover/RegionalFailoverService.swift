@@ -251,6 +251,11 @@ public actor RegionalFailoverService: Service {
 
     /// Reads the control values and closes or completes what a crash interrupted.
     private func restore() async {
+        // Each start of the service is a new generation of routing tables, in the high 32 bits of
+        // the epoch: a restarted daemon's tables are newer than any its predecessor published, so a
+        // separate proxy that kept the last one follows the new daemon again.
+        let generation = ((try? await store.control("routing_generation")).flatMap { UInt64($0) } ?? 0) + 1
+        try? await store.setControl("routing_generation", String(generation))
         paused = (try? await store.control("paused")) == "true"
         writeTarget = try? await store.control("write_target")
         fenced = Set(((try? await store.control("fenced")) ?? "").split(separator: ",").map(String.init))
@@ -297,6 +302,7 @@ public actor RegionalFailoverService: Service {
                 "interrupted operation closed",
                 metadata: ["failover_id": "\(record.id)", "status": "\(record.status)"])
         }
+        routingState.withLock { $0.epoch = max($0.epoch, generation << 32) }
         publishRouting()
     }
 

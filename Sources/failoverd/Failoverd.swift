@@ -20,8 +20,10 @@ struct Failoverd: AsyncParsableCommand {
         discussion: """
             Signals: SIGTERM and SIGINT stop gracefully (the running step finishes and is journaled); \
             SIGHUP reloads the cluster file (validated first; on error the old configuration stays and a \
-            config_reload_failed alert is raised).
-            """
+            config_reload_failed alert is raised). \
+            `failoverd proxy` runs the read/write proxy as its own process instead (see its --help).
+            """,
+        subcommands: [ProxyCommand.self]
     )
 
     @Option(help: "Cluster file (YAML).")
@@ -46,16 +48,20 @@ struct Failoverd: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        // A SIGHUP before the reloader listens would end the process (the default action): ignore
-        // it until then. The reloader's signal sequence takes the signal over.
-        signal(SIGHUP, SIG_IGN)
+    static func bootstrapLogging(_ logLevel: String) {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
+    }
+
+    func run() async throws {
+        // A SIGHUP before the reloader listens would end the process (the default action): ignore
+        // it until then. The reloader's signal sequence takes the signal over.
+        signal(SIGHUP, SIG_IGN)
+        Self.bootstrapLogging(logLevel)
         let logger = Logger(label: "failoverd")
         let topology: ClusterTopology
         do {
