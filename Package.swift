@@ -157,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "failoverd",
             dependencies: [
-                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI",
+                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI", "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -256,7 +256,7 @@ public final class RoutingFollower: Service, Sendable {
     }
 
     /// `https://user:secret@host` → `https://host`: what may be logged of a URL.
-    static func withoutUserInformation(_ url: String) -> String {
+    public static func withoutUserInformation(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let rest = url[scheme.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex

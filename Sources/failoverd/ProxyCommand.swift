@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Proxy
+import Routing
 import ServiceLifecycle
 import Topology
 import UnixSignals
