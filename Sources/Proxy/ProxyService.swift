@@ -101,7 +101,10 @@ public final class ProxyService: Service, Sendable {
                         for await table in routingUpdates {
                             core.apply(table)
                         }
-                        core.controlStreamEnded()
+                        // Cancelled: the proxy is stopping, which is no news.
+                        if !Task.isCancelled {
+                            core.controlStreamEnded()
+                        }
                     }
                     group.addTask { [core] in
                         while !Task.isCancelled {
@@ -262,7 +265,8 @@ final class ProxyCore: Sendable {
     }
 
     func controlStreamEnded() {
-        let table = state.withLock { $0.table }
+        let (table, closing) = state.withLock { ($0.table, $0.closing) }
+        guard !closing else { return }
         logger.warning(
             "routing updates ended; routing with the last table",
             metadata: ["epoch": "\(table.epoch)", "write_target": "\(table.writeTarget ?? "none")"])

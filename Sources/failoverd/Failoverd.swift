@@ -11,19 +11,41 @@ import StateStore
 import Topology
 import UnixSignals
 
-/// The failover daemon: watches the cluster of a cluster file and fails over when its primary dies.
+/// `failoverd`: the daemon (the default command), or `failoverd proxy`, the read/write proxy as its
+/// own process.
 @main
 struct Failoverd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "failoverd",
         abstract: "Watch a multi-region PostgreSQL cluster and move writes to the best standby when the primary fails.",
         discussion: """
+            Without a subcommand, runs the daemon (`failoverd run`); `failoverd proxy` runs the \
+            read/write proxy as its own process, following a daemon's routing table.
+            """,
+        subcommands: [DaemonCommand.self, ProxyCommand.self],
+        defaultSubcommand: DaemonCommand.self
+    )
+
+    static func bootstrapLogging(_ logLevel: String) {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// The failover daemon: watches the cluster of a cluster file and fails over when its primary dies.
+struct DaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon (the default command): monitor, failover service, admin API, proxy.",
+        discussion: """
             Signals: SIGTERM and SIGINT stop gracefully (the running step finishes and is journaled); \
             SIGHUP reloads the cluster file (validated first; on error the old configuration stays and a \
-            config_reload_failed alert is raised). \
-            `failoverd proxy` runs the read/write proxy as its own process instead (see its --help).
-            """,
-        subcommands: [ProxyCommand.self]
+            config_reload_failed alert is raised).
+            """
     )
 
     @Option(help: "Cluster file (YAML).")
@@ -48,20 +70,11 @@ struct Failoverd: AsyncParsableCommand {
         }
     }
 
-    static func bootstrapLogging(_ logLevel: String) {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-    }
-
     func run() async throws {
         // A SIGHUP before the reloader listens would end the process (the default action): ignore
         // it until then. The reloader's signal sequence takes the signal over.
         signal(SIGHUP, SIG_IGN)
-        Self.bootstrapLogging(logLevel)
+        Failoverd.bootstrapLogging(logLevel)
         let logger = Logger(label: "failoverd")
         let topology: ClusterTopology
         do {

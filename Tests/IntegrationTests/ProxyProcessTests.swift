@@ -92,7 +92,14 @@ import Testing
             let daemonArguments = ["--config", config, "--state", state, "--log-level", "info"]
 
             let processes = Processes()
-            defer { processes.stopAll() }
+            defer {
+                processes.stopAll()
+                if ProcessInfo.processInfo.environment["PROXY_TEST_DUMP"] != nil {
+                    for log in [daemonLog, proxyLog] {
+                        print((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+                    }
+                }
+            }
             let api = APIClient(base: "http://127.0.0.1:\(apiPort)")
             let statusClient = APIClient(base: "http://127.0.0.1:\(statusPort)")
             /// `(control, proxy)` of the proxy's `GET /status`, or empty objects while it does not answer.
@@ -169,6 +176,9 @@ import Testing
             #expect(afterFailover?.int("port") == Int64(ports["eu-west-1"]!))
             #expect(afterFailover?.bool("r") == false)
 
+            try await fixture.waitFor("a status line in the proxy's log", timeout: .seconds(5)) {
+                ((try? String(contentsOfFile: proxyLog, encoding: .utf8)) ?? "").contains("proxy status")
+            }
             processes.stopAll()
             // Tokens never reach a log.
             let logs = [daemonLog, proxyLog].compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
