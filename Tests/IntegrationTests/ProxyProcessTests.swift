@@ -1,6 +1,9 @@
+import Failover
 import Foundation
 import Lab
+import Logging
 import Postgres
+import Proxy
 import Synchronization
 import Testing
 
@@ -54,6 +57,59 @@ import Testing
             timeout: .seconds(10))
         defer { connection.close() }
         return try await connection.query(sql, timeout: .seconds(10)).first
+    }
+
+    /// The watch route read by the follower in this process: 401 with a wrong token (said without
+    /// the token), the current table first, heartbeats, and a prompt stop.
+    @Test(.timeLimit(.minutes(2)))
+    func watchRouteFeedsAFollower() async throws {
+        try await FailoverFixture.run { fixture in
+            try await AdminAPIIntegrationTests.withAPI(fixture) { client in
+                let logger = Logger(label: "test.follower")
+                let wrongToken = "wrong-" + String(repeating: "4", count: 32)
+                let refused = RoutingFollower(control: client.base, token: wrongToken, logger: logger)
+                let refusedTask = Task { try await refused.run() }
+                try await fixture.waitFor("the follower to be refused", timeout: .seconds(10)) {
+                    refused.status().lastError?.contains("401") == true
+                }
+                refusedTask.cancel()
+                try? await refusedTask.value
+                #expect(refused.status().stale && !refused.status().connected)
+                #expect(!"\(refused.status())".contains(wrongToken))
+
+                var options = RoutingFollower.Options()
+                options.heartbeat = .seconds(1)
+                let follower = RoutingFollower(
+                    control: client.base + "/", token: AdminAPIIntegrationTests.viewerToken, options: options,
+                    logger: logger)
+                let received = Mutex<[RoutingTable]>([])
+                let stopped = Mutex(false)
+                let collector = Task {
+                    for await table in follower.tables { received.withLock { $0.append(table) } }
+                }
+                let task = Task {
+                    try? await follower.run()
+                    stopped.withLock { $0 = true }
+                }
+                defer {
+                    task.cancel()
+                    collector.cancel()
+                }
+                try await fixture.waitFor("the current table", timeout: .seconds(10)) {
+                    received.withLock { $0.first?.writeTarget == "us-east-1" }
+                }
+                #expect(received.withLock { $0.first } == fixture.service.routing)
+                let heard = try #require(follower.status().lastHeardAt)
+                try await fixture.waitFor("a heartbeat", timeout: .seconds(5)) {
+                    (follower.status().lastHeardAt ?? heard) > heard
+                }
+                let status = follower.status()
+                #expect(status.connected && !status.stale && status.connects == 1 && status.lastError == nil)
+                #expect(status.epoch == fixture.service.routing.epoch)
+                task.cancel()
+                try await fixture.waitFor("the follower to stop", timeout: .seconds(5)) { stopped.withLock { $0 } }
+            }
+        }
     }
 
     @Test(.timeLimit(.minutes(4)))
