@@ -140,7 +140,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports", "Proxy", "Routing",
+                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports", "Proxy", "Routing", "Alerting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -155,15 +155,13 @@ extension AdminRoutes {
                 dryRun: try call.boolean("dry_run"))
         },
         Route(method: .post, path: "/api/database/reconnect/{region}", access: .operator) { routes, call in
-            let region = call.parameter("region")
-            guard routes.monitor.topology.region(named: region) != nil else { throw APIError.unknownRegion(region) }
-            throw APIError.notAvailable(reconnectMissing)
+            try routes.reconnect(&call)
         },
         Route(method: .post, path: "/api/database/health-check", access: .operator) { routes, _ in
             await routes.checkHealth()
         },
-        Route(method: .post, path: "/api/database/connections/refresh", access: .operator) { _, _ in
-            throw APIError.notAvailable(reconnectMissing)
+        Route(method: .post, path: "/api/database/connections/refresh", access: .operator) { routes, _ in
+            routes.refreshConnections()
         },
         Route(method: .post, path: "/api/database/analyze-query", access: .operator) { routes, call in
             try await routes.analyze(&call)
@@ -216,14 +214,14 @@ extension AdminRoutes {
             let output = try await routes.service.rejoin(endpoint, requestedBy: call.caller?.name ?? "api")
             return JSONBody.response(Message(status: "rejoined", detail: output))
         },
-        Route(method: .get, path: "/api/alerts/silences", access: .viewer) { _, _ in
-            throw APIError.notAvailable(silencesStatic)
+        Route(method: .get, path: "/api/alerts/silences", access: .viewer) { routes, _ in
+            try await routes.listSilences()
         },
-        Route(method: .post, path: "/api/alerts/silences", access: .operator) { _, _ in
-            throw APIError.notAvailable(silencesStatic)
+        Route(method: .post, path: "/api/alerts/silences", access: .operator) { routes, call in
+            try await routes.addSilence(&call)
         },
-        Route(method: .delete, path: "/api/alerts/silences", access: .operator) { _, _ in
-            throw APIError.notAvailable(silencesStatic)
+        Route(method: .delete, path: "/api/alerts/silences/{id}", access: .operator) { routes, call in
+            try await routes.removeSilence(&call)
         },
         Route(method: .post, path: "/api/circuit-breakers/reset", access: .operator) { routes, call in
             let body = try await call.body(BreakerBody.self, keys: ["endpoint"])
@@ -242,10 +240,6 @@ extension AdminRoutes {
 
     static let proxyMissing =
         "the proxy is off (the cluster file has no routing: section), so there are no pools, connections or breakers"
-    static let reconnectMissing =
-        "the proxy offers no way to drop and re-open its connections on request; they follow the routing table"
-    static let silencesStatic =
-        "silences come from the alert file (silences:); edit it and reload, runtime silences are not offered"
 
     // MARK: Handlers
 

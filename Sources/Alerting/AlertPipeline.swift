@@ -113,6 +113,9 @@ public final class AlertPipeline: EventSink, Service {
             return events
         }
         let at = now()
+        if !events.isEmpty {
+            await refreshSilences(&rules, at: at)
+        }
         for event in events {
             for alert in rules.alerts(for: event) {
                 let disposition = rules.add(alert, now: at)
@@ -163,6 +166,18 @@ public final class AlertPipeline: EventSink, Service {
             logger.error(
                 "alert outbox write failed; notifications lost",
                 metadata: ["count": "\(deliveries.count)", "error": "\(error)"])
+        }
+    }
+}
+
+extension AlertPipeline {
+    /// Reads the runtime silences from the store before deciding on new alerts, so one added or
+    /// removed through the admin API counts from the next event on. A failed read keeps the last ones.
+    fileprivate func refreshSilences(_ rules: inout AlertRules, at: Date) async {
+        do {
+            rules.runtimeSilences = try await store.silences(notEndedAt: at).compactMap(Silence.init(stored:))
+        } catch {
+            logger.error("runtime silences could not be read; using the last ones", metadata: ["error": "\(error)"])
         }
     }
 }

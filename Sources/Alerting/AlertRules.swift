@@ -6,6 +6,9 @@ public import Foundation
 /// drive it with any clock.
 public struct AlertRules: Sendable {
     public let configuration: AlertConfiguration
+    /// Silences added at runtime (the admin API's, from the state store), applied together with
+    /// the file's ``AlertConfiguration/silences``.
+    public var runtimeSilences: [Silence] = []
     /// Alerts seen recently, by dedup key: the sources of inhibition and the state resolutions refer to.
     private var active: [String: Alert] = [:]
     private var lastSeen: [String: Date] = [:]
@@ -85,7 +88,7 @@ public struct AlertRules: Sendable {
             active[alert.dedupKey] = nil
             lastSeen[alert.dedupKey] = nil
         }
-        if configuration.silences.contains(where: { $0.isActive(at: now) && $0.match.matches(alert) }) {
+        if isSilenced(alert, now: now) {
             return .silenced
         }
         if alert.status == .firing && isInhibited(alert) {
@@ -121,6 +124,11 @@ public struct AlertRules: Sendable {
             result.append((0, configuration.route))
         }
         return result
+    }
+
+    /// Whether a silence of the file or a runtime silence active at `now` matches the alert.
+    public func isSilenced(_ alert: Alert, now: Date) -> Bool {
+        (configuration.silences + runtimeSilences).contains { $0.isActive(at: now) && $0.match.matches(alert) }
     }
 
     public func isInhibited(_ alert: Alert) -> Bool {

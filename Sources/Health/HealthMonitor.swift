@@ -48,6 +48,8 @@ public final class HealthMonitor: Service, Sendable {
         var subscribers: [Int: AsyncStream<HealthSnapshot>.Continuation] = [:]
         var nextSubscriber = 0
         var finished = false
+        /// The idle watch connection each endpoint's loop holds, for ``resetConnections(endpoints:)``.
+        var watches: [String: PostgresConnection.Watch] = [:]
         /// Tells the running loops that the topology changed.
         var reconfigured: AsyncStream<Void>.Continuation?
 
@@ -258,8 +260,13 @@ public final class HealthMonitor: Service, Sendable {
     private func monitor(_ endpoint: Endpoint) async {
         let clock = ContinuousClock()
         let settings = endpoint.health
-        var watch: PostgresConnection.Watch?
-        defer { watch?.close() }
+        var watch: PostgresConnection.Watch? {
+            didSet { holdWatch(watch, for: endpoint.name, replacing: oldValue) }
+        }
+        defer {
+            watch?.close()
+            watch = nil
+        }
         while !Task.isCancelled {
             let started = clock.now
             let result = await probe(endpoint)
@@ -302,6 +309,36 @@ public final class HealthMonitor: Service, Sendable {
                 } catch {
                     return
                 }
+            }
+        }
+    }
+
+    /// Closes the control plane's watch connections to these endpoints. Each endpoint's loop sees
+    /// its watch close, probes at once and opens a new one. Returns how many were open and closed.
+    @discardableResult
+    public func resetConnections(endpoints names: [String]) -> Int {
+        let watches = state.withLock { state in
+            names.compactMap { state.watches.removeValue(forKey: $0) }.filter { !$0.isClosed }
+        }
+        for watch in watches {
+            watch.close()
+        }
+        if !watches.isEmpty {
+            logger.notice(
+                "watch connections reset",
+                metadata: ["endpoints": "\(names.joined(separator: ","))", "closed": "\(watches.count)"])
+        }
+        return watches.count
+    }
+
+    private func holdWatch(
+        _ watch: PostgresConnection.Watch?, for name: String, replacing old: PostgresConnection.Watch?
+    ) {
+        state.withLock { state in
+            if let watch {
+                state.watches[name] = watch
+            } else if let old, state.watches[name] === old {
+                state.watches[name] = nil
             }
         }
     }

@@ -54,6 +54,11 @@ public final class ProxyService: Service, Sendable {
     /// Operator reset of an endpoint's circuit breaker; false for an unknown endpoint.
     public func resetBreaker(_ endpoint: String) -> Bool { core.resetBreaker(endpoint) }
 
+    /// Closes the client connections relayed to these endpoints (every connection when nil), so
+    /// that their clients reconnect through a fresh routing decision. Returns how many were closed.
+    @discardableResult
+    public func closeConnections(to endpoints: Set<String>?) -> Int { core.closeConnections(to: endpoints) }
+
     /// The bound listener addresses (useful with port 0), once `run()` has bound them; nil if it
     /// has not within `timeout`.
     public func listeningAddresses(timeout: Duration = .seconds(5)) async -> (readWrite: String, readOnly: String)? {
@@ -316,6 +321,29 @@ final class ProxyCore: Sendable {
         for channel in channels {
             channel.close(promise: nil)
         }
+    }
+
+    func closeConnections(to endpoints: Set<String>?) -> Int {
+        let toClose = state.withLock { state -> [any Channel] in
+            var toClose: [any Channel] = []
+            for (id, connection) in state.connections {
+                guard endpoints?.contains(state.router.endpoints[connection.endpoint].name) ?? true else { continue }
+                toClose.append(connection.client)
+                state.connections[id] = nil
+                state.router.connectionCount(connection.endpoint, delta: -1)
+            }
+            return toClose
+        }
+        logger.notice(
+            "client connections closed by operator",
+            metadata: [
+                "endpoints": "\(endpoints.map { $0.sorted().joined(separator: ",") } ?? "all")",
+                "closed": "\(toClose.count)",
+            ])
+        for channel in toClose {
+            channel.close(promise: nil)
+        }
+        return toClose.count
     }
 
     func resetBreaker(_ endpoint: String) -> Bool {

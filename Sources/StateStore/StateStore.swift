@@ -71,6 +71,7 @@ public final class StateStore: Sendable {
             }
         }
         registerAlertingMigration(&migrator)
+        registerSilencesMigration(&migrator)
         return migrator
     }
 

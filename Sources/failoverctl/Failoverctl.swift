@@ -9,7 +9,8 @@ struct Failoverctl: AsyncParsableCommand {
         abstract: "Operate the multi-region PostgreSQL failover control plane.",
         subcommands: [
             StatusCommand.self, HistoryCommand.self, SwitchoverCommand.self, FailoverCommand.self, PauseCommand.self,
-            ResumeCommand.self, RejoinCommand.self, ReloadCommand.self, AlertsCommand.self, ReportCommand.self,
+            ResumeCommand.self, RejoinCommand.self, ReloadCommand.self, AlertsCommand.self, SilenceCommand.self,
+            ReportCommand.self,
             ValidateCommand.self, LabCommand.self,
         ]
     )
