@@ -277,7 +277,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore", "Reports",
-                "AdminAPI",
+                "AdminAPI", "Alerting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
