@@ -348,6 +348,31 @@ struct CapturingLogHandler: LogHandler {
                 #expect(report.status == 0, "\(report.errors)")
                 let alerts = try await Self.failoverctl(["alerts", "--json"], url: url, token: viewer)
                 #expect(alerts.status == 0, "\(alerts.errors)")
+                let silenced = try await Self.failoverctl(
+                    [
+                        "silence", "add", "--match", "region=eu-west", "--match", "severity=high,critical",
+                        "--duration", "2h", "--comment", "maintenance", "--json",
+                    ], url: url, token: ops)
+                #expect(silenced.status == 0, "\(silenced.errors)")
+                let silence = try JSONSerialization.jsonObject(with: Data(silenced.output.utf8)) as? [String: Any]
+                let silenceID = try #require(silence?["id"] as? Int)
+                let silences = try await Self.failoverctl(["silence", "list"], url: url, token: viewer)
+                #expect(silences.status == 0, "\(silences.errors)")
+                #expect(silences.output.contains("region=eu-west severity=critical,high"))
+                let badSilence = try await Self.failoverctl(
+                    ["silence", "add", "--match", "regoin=eu-west", "--duration", "1h", "--comment", "x"], url: url,
+                    token: ops)
+                #expect(badSilence.status == 2)
+                #expect(badSilence.errors.contains("matchers.regoin"))
+                let unconfirmed = try await Self.failoverctl(
+                    ["silence", "remove", "\(silenceID)"], url: url, token: ops)
+                #expect(unconfirmed.status == 2)
+                let unsilenced = try await Self.failoverctl(
+                    ["silence", "remove", "\(silenceID)", "--yes"], url: url, token: ops)
+                #expect(unsilenced.status == 0, "\(unsilenced.errors)")
+                let gone = try await Self.failoverctl(
+                    ["silence", "remove", "\(silenceID)", "--yes"], url: url, token: ops)
+                #expect(gone.status == 2)
                 let reload = try await Self.failoverctl(["reload"], url: url, token: ops)
                 #expect(reload.status == 6, "no reload configured in this test: not available")
                 for run in [list, json, anonymous, plan, failover, history, report, alerts] {
