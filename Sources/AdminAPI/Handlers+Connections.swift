@@ -1,5 +1,8 @@
 import Foundation
+import Health
 import Hummingbird
+import Proxy
+import Topology
 
 /// What `POST /api/database/reconnect/{region}` and `POST /api/database/connections/refresh` did.
 struct ReconnectResponse: Codable, Equatable {

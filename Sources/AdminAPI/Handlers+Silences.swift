@@ -1,5 +1,6 @@
 import Alerting
 import Foundation
+import Health
 import Hummingbird
 import StateStore
 import Topology

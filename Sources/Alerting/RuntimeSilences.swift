@@ -1,5 +1,5 @@
-public import Failover
-public import Foundation
+import Failover
+import Foundation
 public import StateStore
 
 /// Why the matchers of a runtime silence were refused: the input at fault (`matchers.<label>`)

@@ -2,6 +2,8 @@ import AdminAPI
 import Alerting
 import Failover
 import Foundation
+import Health
+import Lab
 import Logging
 import Postgres
 import Proxy
