@@ -14,7 +14,7 @@ import Topology
         #expect(topology.regionsByPriority.map(\.name) == ["us-east", "eu-west", "ap-south"])
         #expect(topology.allEndpoints.map(\.port) == [55431, 55432, 55433, 55434, 55435])
         #expect(topology.defaults.probeInterval == .seconds(1))
-        #expect(topology.defaults.probeTimeout == .milliseconds(500))
+        #expect(topology.defaults.probeTimeout == .milliseconds(300))
     }
 
     @Test func labPasswordComesFromTheEnvironmentWhenSet() throws {
