@@ -180,16 +180,6 @@ public actor RegionalFailoverService: Service {
             requestedBy: requestedBy, evidence: nil)
     }
 
-    /// Lifts the fence of an endpoint an operator rejoined as a standby (or stopped for good).
-    public func forgetFence(_ endpoint: String, by actor: String) async throws(FailoverError) {
-        guard topology.endpoint(named: endpoint) != nil else { throw .unknownEndpoint(endpoint) }
-        fenced.remove(endpoint)
-        fencedWhileUp.remove(endpoint)
-        try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
-        publishRouting()
-        logger.notice("fence cleared", metadata: ["endpoint": "\(endpoint)", "actor": "\(actor)"])
-    }
-
     /// Rejoins a fenced endpoint (normally an old primary) as a standby of the current primary by
     /// running the configured `failover.rejoin_command`, then lifts its fence. Only an operator asks
     /// for this: a returning old primary is never rejoined automatically after a failure.

@@ -391,13 +391,6 @@ public final class LabCluster: Sendable {
 
     // MARK: Restarting
 
-    /// Starts the server of `name` again after it stopped or was killed (same data, same port).
-    public func restart(_ name: String) throws(LabError) {
-        let node = node(name)
-        try Processes.stop(node.pid)
-        try relaunch(node)
-    }
-
     /// Makes `name` (typically an old primary) a standby of `upstream`: stops it, rewinds it onto
     /// `upstream`'s timeline with `pg_rewind` (a no-op when it has not diverged), writes
     /// `standby.signal` and a `primary_conninfo`, starts it and waits until it streams.
