@@ -215,47 +215,52 @@ public final class StateStore: Sendable {
         }
     }
 
-    @discardableResult
-    public func appendEvent(_ entry: LogEntry) async throws -> Int64 {
-        try await database.write { db in
+    /// The two log tables: the event log (type, severity) and the audit log (actor, action).
+    private enum LogTable: String {
+        case event
+        case audit
+
+        var columns: (kind: String, label: String) {
+            switch self {
+            case .event: ("type", "severity")
+            case .audit: ("actor", "action")
+            }
+        }
+    }
+
+    private func append(_ entry: LogEntry, to table: LogTable) async throws -> Int64 {
+        let (kind, label) = table.columns
+        return try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO event (at, type, severity, payload) VALUES (?, ?, ?, ?)",
+                sql: "INSERT INTO \(table.rawValue) (at, \(kind), \(label), payload) VALUES (?, ?, ?, ?)",
                 arguments: [entry.at.timeIntervalSince1970, entry.kind, entry.label, entry.payload])
             return db.lastInsertedRowID
         }
     }
+
+    private func recent(_ table: LogTable, limit: Int) async throws -> [LogEntry] {
+        let (kind, label) = table.columns
+        return try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM \(table.rawValue) ORDER BY id DESC LIMIT ?", arguments: [limit])
+                .map { row in
+                    LogEntry(
+                        id: row["id"], at: Date(timeIntervalSince1970: row["at"]), kind: row[kind], label: row[label],
+                        payload: row["payload"])
+                }
+        }
+    }
+
+    @discardableResult
+    public func appendEvent(_ entry: LogEntry) async throws -> Int64 { try await append(entry, to: .event) }
 
     /// The most recent events first.
-    public func events(limit: Int = 100) async throws -> [LogEntry] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                LogEntry(
-                    id: row["id"], at: Date(timeIntervalSince1970: row["at"]), kind: row["type"],
-                    label: row["severity"], payload: row["payload"])
-            }
-        }
-    }
+    public func events(limit: Int = 100) async throws -> [LogEntry] { try await recent(.event, limit: limit) }
 
     @discardableResult
-    public func appendAudit(_ entry: LogEntry) async throws -> Int64 {
-        try await database.write { db in
-            try db.execute(
-                sql: "INSERT INTO audit (at, actor, action, payload) VALUES (?, ?, ?, ?)",
-                arguments: [entry.at.timeIntervalSince1970, entry.kind, entry.label, entry.payload])
-            return db.lastInsertedRowID
-        }
-    }
+    public func appendAudit(_ entry: LogEntry) async throws -> Int64 { try await append(entry, to: .audit) }
 
     /// The most recent audit rows first.
-    public func audit(limit: Int = 100) async throws -> [LogEntry] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
-                LogEntry(
-                    id: row["id"], at: Date(timeIntervalSince1970: row["at"]), kind: row["actor"],
-                    label: row["action"], payload: row["payload"])
-            }
-        }
-    }
+    public func audit(limit: Int = 100) async throws -> [LogEntry] { try await recent(.audit, limit: limit) }
 
     // MARK: Control values
 
