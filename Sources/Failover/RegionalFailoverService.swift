@@ -56,6 +56,10 @@ public actor RegionalFailoverService: Service {
     private var partitionReported = false
     private var blockedReported = false
     private var downEndpoints: Set<String> = []
+    /// When the standbys were last probed to confirm a primary failure.
+    private var lastConfirmationAt: Date?
+    /// The least time between two such confirmation probes.
+    static let confirmationSpacing: Duration = .milliseconds(100)
     /// No automatic attempt before this, after a failed one.
     private var nextAutomaticAttemptAt: Date?
     /// The pause between failed automatic attempts.
@@ -316,9 +320,17 @@ public actor RegionalFailoverService: Service {
             partitionReported = false
             blockedReported = false
         case .failed, .partitionSuspected:
-            // Ask the standbys now, all at once: the snapshot may predate the failure.
-            let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
-            let fresh = await monitor.probeNow(endpoints: others)
+            // Ask the standbys now, all at once: the snapshot may predate the failure. Each such
+            // probe publishes snapshots that come back here, so while the verdict stands (a
+            // partition can last) re-ask at most every `confirmationSpacing`, not in a tight loop.
+            let fresh: HealthSnapshot
+            if let last = lastConfirmationAt, now().timeIntervalSince(last) < Self.confirmationSpacing.seconds {
+                fresh = snapshot
+            } else {
+                lastConfirmationAt = now()
+                let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
+                fresh = await monitor.probeNow(endpoints: others)
+            }
             guard !Task.isCancelled else { return }
             latest = fresh
             guard running == nil, writeTarget == primary else { return }
