@@ -118,7 +118,7 @@ struct Trial {
         var yaml = template.split(separator: "\n", omittingEmptySubsequences: false).filter {
             !$0.contains("rejoin_command")
         }.joined(separator: "\n")
-        for (index, port) in zip(55431...55435, ports) {
+        for (index, port) in zip(25431...25435, ports) {
             yaml = yaml.replacingOccurrences(of: "\(index)", with: "\(port)")
         }
         let topology = try TopologyLoader.parse(yaml: yaml, file: "benchmark.yaml", environment: [:])

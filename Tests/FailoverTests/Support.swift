@@ -44,17 +44,17 @@ enum Lab {
             regions:
               - name: us-east
                 priority: 10
-                leader: { name: us-east-1, host: 127.0.0.1, port: 55431 }
+                leader: { name: us-east-1, host: 127.0.0.1, port: 25431 }
                 replicas:
-                  - { name: us-east-2, host: 127.0.0.1, port: 55432 }\(usEast3)
+                  - { name: us-east-2, host: 127.0.0.1, port: 25432 }\(usEast3)
               - name: eu-west
                 priority: 8
-                leader: { name: eu-west-1, host: 127.0.0.1, port: 55433 }
+                leader: { name: eu-west-1, host: 127.0.0.1, port: 25433 }
                 replicas:
-                  - { name: eu-west-2, host: 127.0.0.1, port: 55434 }
+                  - { name: eu-west-2, host: 127.0.0.1, port: 25434 }
               - name: ap-south
                 priority: 6
-                leader: { name: ap-south-1, host: 127.0.0.1, port: 55435 }
+                leader: { name: ap-south-1, host: 127.0.0.1, port: 25435 }
             """
         return try TopologyLoader.parse(yaml: yaml, file: "lab.yaml", environment: [:])
     }

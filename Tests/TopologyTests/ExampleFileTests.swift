@@ -12,7 +12,7 @@ import Topology
         #expect(topology.replication.mode == .synchronous)
         #expect(topology.replication.synchronousStandbys == ["us-east-2", "eu-west-1"])
         #expect(topology.regionsByPriority.map(\.name) == ["us-east", "eu-west", "ap-south"])
-        #expect(topology.allEndpoints.map(\.port) == [55431, 55432, 55433, 55434, 55435])
+        #expect(topology.allEndpoints.map(\.port) == [25431, 25432, 25433, 25434, 25435])
         #expect(topology.defaults.probeInterval == .seconds(1))
         #expect(topology.defaults.probeTimeout == .milliseconds(300))
     }
