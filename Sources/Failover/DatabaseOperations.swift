@@ -10,9 +10,12 @@ struct DatabaseOperations: Sendable {
     var topology: ClusterTopology
     var settings: FailoverSettings
 
-    /// How long a connection attempt may take inside the flow: a server that does not answer this
-    /// fast is treated as unreachable for this step.
-    var connectTimeout: Duration { min(topology.connection.connectTimeout, .milliseconds(500)) }
+    /// How long a connection attempt to the old primary may take: it is already failing, and a
+    /// hung one must not delay the failover by more than this.
+    var suspectConnectTimeout: Duration { min(topology.connection.connectTimeout, .milliseconds(500)) }
+    /// How long a connection attempt to any other server may take inside the flow. Generous: a
+    /// standby that answers slowly on a busy machine is slow, not gone.
+    var connectTimeout: Duration { min(topology.connection.connectTimeout, .seconds(2)) }
 
     func configuration(_ name: String) throws(FailoverError) -> PostgresConfiguration {
         guard let endpoint = topology.endpoint(named: name) else { throw .unknownEndpoint(name) }
@@ -20,7 +23,8 @@ struct DatabaseOperations: Sendable {
     }
 
     func connect(_ name: String, timeout: Duration? = nil) async throws -> PostgresConnection {
-        try await PostgresConnection.connect(configuration(name), timeout: timeout ?? connectTimeout)
+        try await PostgresConnection.connect(
+            configuration(name), timeout: timeout ?? connectTimeout, workload: .failover)
     }
 
     /// Runs statements in order on one connection to `name`; returns the last result.
@@ -38,17 +42,27 @@ struct DatabaseOperations: Sendable {
     /// Makes `name` refuse writes: read-only by default for new transactions, client sessions ended.
     /// Returns its WAL position after fencing (its final position when nothing else writes).
     func fence(_ name: String) async throws -> LSN? {
-        let connection = try await connect(name)
+        let connection = try await connect(name, timeout: suspectConnectTimeout)
         defer { connection.close() }
         let timeout = settings.statementTimeout
         _ = try await connection.query("ALTER SYSTEM SET default_transaction_read_only = on", timeout: timeout)
         _ = try await connection.query("SELECT pg_reload_conf()", timeout: timeout)
         // Without pg_terminate_backend's timeout argument: it would wait in 100 ms steps.
-        _ = try await connection.query(
+        let terminated = try await connection.query(
             """
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            SELECT pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
             """, timeout: timeout)
+        // A terminated backend may still be writing its commit record: the final position is read
+        // only once every one of them has exited (bounded by the statement timeout).
+        let pids = "{" + terminated.rows.compactMap { $0.string("pid") }.joined(separator: ",") + "}"
+        let deadline = ContinuousClock.now + timeout
+        while pids != "{}" && ContinuousClock.now < deadline {
+            let left = try await connection.query(
+                "SELECT count(*) AS left FROM pg_stat_activity WHERE pid = ANY($1::int[])", [pids], timeout: timeout)
+            if left.first?.string("left") == "0" { break }
+            try await Task.sleep(for: .milliseconds(2))
+        }
         let position = try await connection.query(
             "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END AS lsn",
             timeout: timeout)
@@ -101,24 +115,67 @@ struct DatabaseOperations: Sendable {
         return position
     }
 
+    /// How a promotion ended.
+    enum PromotionOutcome: Sendable {
+        /// Out of recovery, at this position.
+        case promoted(LSN?)
+        /// `pg_promote` never reached the server (no connection) or the server refused it while
+        /// still in recovery: nothing will change there.
+        case notSent(String)
+        /// `pg_promote` may have reached the server, and it did not answer that it left recovery:
+        /// it may still do so at any moment.
+        case inDoubt(String)
+    }
+
     /// Promotes `name` and waits until it leaves recovery.
     ///
     /// `pg_promote(wait => false)` and a 5 ms poll: with `wait => true` the server checks in 100 ms
     /// steps, which costs up to 100 ms of write downtime for nothing.
-    func promote(_ name: String) async throws -> LSN? {
-        let connection = try await connect(name)
+    func promote(_ name: String) async -> PromotionOutcome {
+        let connection: PostgresConnection
+        do {
+            connection = try await connect(name)
+        } catch {
+            return .notSent("\(error)")
+        }
         defer { connection.close() }
         let timeout = settings.statementTimeout
-        _ = try await connection.query("SELECT pg_promote(wait => false)", timeout: timeout)
-        let deadline = ContinuousClock.now + settings.promoteTimeout
-        while ContinuousClock.now < deadline {
-            let answer = try await connection.query("SELECT pg_is_in_recovery() AS recovering", timeout: timeout)
-            if answer.first?.bool("recovering") == false {
-                return try await position(name, connection: connection)
+        do {
+            _ = try await connection.query("SELECT pg_promote(wait => false)", timeout: timeout)
+        } catch {
+            // The server answered with an error: if it is still in recovery, nothing happened.
+            if error.kind == .queryFailed,
+                let recovering = try? await connection.query(
+                    "SELECT pg_is_in_recovery() AS recovering", timeout: timeout
+                ).first?.bool("recovering")
+            {
+                return recovering
+                    ? .notSent("\(error)") : .promoted(try? await position(name, connection: connection))
             }
-            try await Task.sleep(for: .milliseconds(5))
+            return .inDoubt("\(error)")
         }
-        throw FailoverError.timedOut("promotion of \(name)", settings.promoteTimeout)
+        let deadline = ContinuousClock.now + settings.promoteTimeout
+        do {
+            while ContinuousClock.now < deadline {
+                let answer = try await connection.query("SELECT pg_is_in_recovery() AS recovering", timeout: timeout)
+                if answer.first?.bool("recovering") == false {
+                    return .promoted(try await position(name, connection: connection))
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        } catch {
+            return .inDoubt("\(error)")
+        }
+        return .inDoubt("still in recovery after \(settings.promoteTimeout)")
+    }
+
+    /// Whether `name` is a standby now.
+    func isInRecovery(_ name: String) async throws -> Bool {
+        let answer = try await run(name, ["SELECT pg_is_in_recovery() AS recovering"])
+        guard let recovering = answer?.first?.bool("recovering") else {
+            throw FailoverError.failed("\(name) did not say whether it is in recovery")
+        }
+        return recovering
     }
 
     /// Whether `name` accepts a real write: creates (once) and updates a one-row table.

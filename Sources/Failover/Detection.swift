@@ -12,7 +12,8 @@ public struct DetectionEvidence: Sendable, Equatable, Codable {
     public var stillReceiving: [String]
     /// Standbys of the primary that lost their stream.
     public var lostStream: [String]
-    /// Standbys of the primary the control plane cannot reach either.
+    /// Standbys of the primary the control plane could not ask (no answer, or their replication
+    /// views did not answer): they may still receive from it, so they count on its side.
     public var unreachable: [String]
 }
 
@@ -24,8 +25,9 @@ public enum PrimaryAssessment: Sendable, Equatable {
     case suspect(failures: Int)
     /// It is down and its standbys confirm it: fail over.
     case failed(DetectionEvidence)
-    /// It is down for the control plane, but most of its standbys still receive WAL from it: the
-    /// control plane's own path is broken. Do not fail over.
+    /// It is down for the control plane, but its standbys that lost their stream are not more
+    /// than those that still receive from it or could not be asked: it may be alive behind a
+    /// broken path. Do not fail over.
     case partitionSuspected(DetectionEvidence)
 }
 
@@ -35,11 +37,13 @@ public enum DetectionPolicy {
     ///   - primary: the endpoint that is the write target.
     ///   - snapshot: a fresh snapshot: its standbys were probed after the primary went down.
     ///   - staleness: a standby still receives while its last message is younger than this.
+    ///   - fenced: old primaries that have not been rejoined: they never vote.
     public static func assess(
         primary: String,
         snapshot: HealthSnapshot,
         topology: ClusterTopology,
-        staleness: Duration
+        staleness: Duration,
+        fenced: Set<String> = []
     ) -> PrimaryAssessment {
         guard let health = snapshot[endpoint: primary] else { return .healthy }
         if !health.isDown {
@@ -48,7 +52,7 @@ public enum DetectionPolicy {
         // The standbys that stream straight from the primary, or would if they could: one whose
         // receiver names another endpoint (a cascade) says nothing about the primary.
         let direct = snapshot.endpoints.filter { standby in
-            guard standby.endpoint != primary else { return false }
+            guard standby.endpoint != primary, !fenced.contains(standby.endpoint) else { return false }
             if let upstream = standby.upstream { return upstream == primary }
             return ReplicationLayout.expectedUpstream(
                 of: standby.endpoint, primary: primary, topology: topology, snapshot: snapshot) == primary
@@ -57,7 +61,10 @@ public enum DetectionPolicy {
             consecutiveFailures: health.consecutiveFailures, lastError: health.lastError,
             stillReceiving: [], lostStream: [], unreachable: [])
         for standby in direct {
-            if !standby.reachable {
+            if !standby.reachable && standby.lastFailureRefused {
+                // Its host says nothing listens there: a dead standby receives nothing.
+                evidence.lostStream.append(standby.endpoint)
+            } else if !standby.reachable || !standby.replicationKnown {
                 evidence.unreachable.append(standby.endpoint)
             } else if isReceiving(standby, from: primary, staleness: staleness) {
                 evidence.stillReceiving.append(standby.endpoint)
@@ -65,12 +72,14 @@ public enum DetectionPolicy {
                 evidence.lostStream.append(standby.endpoint)
             }
         }
-        // Unreachable standbys say nothing either way; the answering ones vote.
-        let answering = evidence.stillReceiving.count + evidence.lostStream.count
-        if answering > 0 && evidence.stillReceiving.count * 2 > answering {
-            return .partitionSuspected(evidence)
+        // Only a standby that answered "my stream is gone" votes for a failover. One that could not
+        // be asked may sit beside the primary, cut off with it and still acknowledging its commits,
+        // so it counts as still receiving; a tie means alive.
+        let alive = evidence.stillReceiving.count + evidence.unreachable.count
+        if evidence.lostStream.count > alive {
+            return .failed(evidence)
         }
-        return .failed(evidence)
+        return .partitionSuspected(evidence)
     }
 
     /// Streaming from `primary`, with a message from it younger than `staleness`. A sender that is no

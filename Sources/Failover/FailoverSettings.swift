@@ -30,6 +30,8 @@ public struct FailoverSettings: Sendable, Equatable {
     public var rejoinCommand: String?
     /// Timeout of each hook, fencing or rejoin command. Default 30 s.
     public var hookTimeout: Duration
+    /// Asynchronous replication only: promote although the old primary may run and was not fenced.
+    public var allowUnfencedPromotion: Bool
 
     public init(
         streamStaleness: Duration = .milliseconds(1500),
@@ -42,7 +44,8 @@ public struct FailoverSettings: Sendable, Equatable {
         hooks: [String] = [],
         fencingCommand: String? = nil,
         rejoinCommand: String? = nil,
-        hookTimeout: Duration = .seconds(30)
+        hookTimeout: Duration = .seconds(30),
+        allowUnfencedPromotion: Bool = false
     ) {
         self.streamStaleness = streamStaleness
         self.minimumFailoverInterval = minimumFailoverInterval
@@ -55,6 +58,7 @@ public struct FailoverSettings: Sendable, Equatable {
         self.fencingCommand = fencingCommand
         self.rejoinCommand = rejoinCommand
         self.hookTimeout = hookTimeout
+        self.allowUnfencedPromotion = allowUnfencedPromotion
     }
 
     /// The settings a cluster file's `failover:` section asks for; the rest keep their defaults.
@@ -63,6 +67,7 @@ public struct FailoverSettings: Sendable, Equatable {
             streamStaleness: policy.streamStaleness, minimumFailoverInterval: policy.minimumInterval,
             catchUpTimeout: policy.catchUpTimeout, promoteTimeout: policy.promoteTimeout,
             verifyTimeout: policy.verifyTimeout, hooks: policy.hooks, fencingCommand: policy.fencingCommand,
-            rejoinCommand: policy.rejoinCommand, hookTimeout: policy.commandTimeout)
+            rejoinCommand: policy.rejoinCommand, hookTimeout: policy.commandTimeout,
+            allowUnfencedPromotion: policy.allowUnfencedPromotion)
     }
 }

@@ -30,46 +30,55 @@ public actor RegionalFailoverService: Service {
         public var lastAutomaticFailoverAt: Date?
     }
 
-    private let logger: Logger
-    private let monitor: HealthMonitor
-    private let store: StateStore
-    private let events: any EventSink
-    private var topology: ClusterTopology
-    private var settings: FailoverSettings
+    let logger: Logger
+    let monitor: HealthMonitor
+    let store: StateStore
+    let events: any EventSink
+    var topology: ClusterTopology
+    var settings: FailoverSettings
     /// Name of a step after which the process kills itself; set only by tests of crash recovery.
-    private let faultPoint: String?
-    private let now: @Sendable () -> Date
+    let faultPoint: String?
+    let now: @Sendable () -> Date
 
-    private var writeTarget: String?
-    private var paused = false
-    private var fenced: Set<String> = []
+    var writeTarget: String?
+    var paused = false
+    var fenced: Set<String> = []
     /// Fenced endpoints seen up since their fencing: not fenced again until they go away and return.
-    private var fencedWhileUp: Set<String> = []
-    private var running: OperationKind?
-    private var lastAutomaticFailoverAt: Date?
-    private var lastFinishedAt: Date?
-    private var clusterState: ClusterState = .unknown
-    private var latest: HealthSnapshot?
+    var fencedWhileUp: Set<String> = []
+    var running: OperationKind?
+    var lastAutomaticFailoverAt: Date?
+    var lastFinishedAt: Date?
+    var clusterState: ClusterState = .unknown
+    var latest: HealthSnapshot?
     /// The primary's position at its last good probe, and when: the RPO reference after a crash.
-    private var lastPrimaryPosition: (endpoint: String, lsn: LSN, at: Date)?
-    private var partitionSuspectedSince: Date?
-    private var partitionReported = false
-    private var blockedReported = false
-    private var downEndpoints: Set<String> = []
+    var lastPrimaryPosition: (endpoint: String, lsn: LSN, at: Date)?
+    var partitionSuspectedSince: Date?
+    var partitionReported = false
+    var blockedReported = false
+    var downEndpoints: Set<String> = []
     /// When the standbys were last probed to confirm a primary failure.
-    private var lastConfirmationAt: Date?
+    var lastConfirmationAt: Date?
     /// The least time between two such confirmation probes.
     static let confirmationSpacing: Duration = .milliseconds(100)
     /// No automatic attempt before this, after a failed one.
-    private var nextAutomaticAttemptAt: Date?
+    var nextAutomaticAttemptAt: Date?
     /// The pause between failed automatic attempts.
     static let retryAfterFailedAttempt: Duration = .seconds(10)
+    /// The first state store write the running operation could not make: before a promotion it
+    /// stops the operation, because an unjournaled promotion could not be recovered after a crash.
+    var storeFailure: String?
+    /// The least time a standby gets to answer a confirmation probe, whatever its `probe_timeout`.
+    static let confirmationTimeout: Duration = .seconds(1)
+    /// A candidate whose promotion was sent but not confirmed (a timeout, a restart): it may
+    /// become the primary at any moment, so it is adopted as the write target when it does, and
+    /// no other candidate is promoted meanwhile.
+    var promotionInDoubt: String?
 
-    private let routingState: Mutex<RoutingTable>
-    private let routingSubscribers = Subscribers()
+    let routingState: Mutex<RoutingTable>
+    let routingSubscribers = Subscribers()
 
     /// Readers of ``routingUpdates()``; a class so that a stream's termination handler can hold it.
-    private final class Subscribers: Sendable {
+    final class Subscribers: Sendable {
         let continuations = Mutex<[UUID: AsyncStream<RoutingTable>.Continuation]>([:])
     }
 
@@ -94,7 +103,7 @@ public actor RegionalFailoverService: Service {
         self.routingState = Mutex(RoutingTable(epoch: 0, writeTarget: nil, writesPaused: false, fenced: []))
     }
 
-    private var operations: DatabaseOperations { DatabaseOperations(topology: topology, settings: settings) }
+    var operations: DatabaseOperations { DatabaseOperations(topology: topology, settings: settings) }
 
     // MARK: Reading
 
@@ -138,7 +147,8 @@ public actor RegionalFailoverService: Service {
     {
         let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
         guard let primary = writeTarget ?? topology.initialPrimary?.name else { throw .failed("no primary is known") }
-        let snapshot = await monitor.probeNow()
+        let snapshot = await monitor.confirm(
+            endpoints: topology.allEndpoints.map(\.name), minimumTimeout: Self.confirmationTimeout)
         return CandidateSelector.plan(
             oldPrimary: primary, oldPrimaryPosition: knownPosition(of: primary, in: snapshot)?.lsn,
             snapshot: snapshot, topology: topology, mode: mode, fenced: fenced)
@@ -168,6 +178,17 @@ public actor RegionalFailoverService: Service {
         region: String? = nil, endpoint: String? = nil, force: Bool = false, requestedBy: String
     ) async throws(FailoverError) -> OperationRecord {
         let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
+        if !force, running == nil, let primary = writeTarget {
+            // A primary the control plane cannot reach may be cut off with its synchronous standbys
+            // and still committing: the same rule as for automatic failover, unless forced.
+            let others = topology.allEndpoints.map(\.name)
+            let snapshot = await monitor.confirm(endpoints: others, minimumTimeout: Self.confirmationTimeout)
+            if snapshot[endpoint: primary]?.isHealthy != true,
+                let block = safetyBlock(oldPrimary: primary, snapshot: snapshot)
+            {
+                throw .failed("refused: \(block.reason); \(block.action)")
+            }
+        }
         return try await execute(
             kind: .manualFailover, mode: mode, trigger: "manual failover requested by \(requestedBy)",
             requestedBy: requestedBy, evidence: nil)
@@ -222,7 +243,7 @@ public actor RegionalFailoverService: Service {
         self.settings = settings
     }
 
-    private func selectionMode(region: String?, endpoint: String?, force: Bool) throws(FailoverError) -> SelectionMode {
+    func selectionMode(region: String?, endpoint: String?, force: Bool) throws(FailoverError) -> SelectionMode {
         if let endpoint {
             guard topology.endpoint(named: endpoint) != nil else { throw .unknownEndpoint(endpoint) }
             return .endpoint(endpoint, force: force)
@@ -244,13 +265,14 @@ public actor RegionalFailoverService: Service {
     }
 
     /// Reads the control values and closes or completes what a crash interrupted.
-    private func restore() async {
+    func restore() async {
         // Each start of the service is a new generation of routing tables, in the high 32 bits of
         // the epoch: a restarted daemon's tables are newer than any its predecessor published, so a
         // separate proxy that kept the last one follows the new daemon again.
         let generation = ((try? await store.control("routing_generation")).flatMap { UInt64($0) } ?? 0) + 1
         try? await store.setControl("routing_generation", String(generation))
         paused = (try? await store.control("paused")) == "true"
+        promotionInDoubt = try? await store.control("promotion_in_doubt")
         writeTarget = try? await store.control("write_target")
         fenced = Set(((try? await store.control("fenced")) ?? "").split(separator: ",").map(String.init))
         if let text = try? await store.control("last_automatic_failover_at"), let seconds = Double(text) {
@@ -262,8 +284,32 @@ public actor RegionalFailoverService: Service {
                 continue
             }
             let entries = (try? await store.journal(operationID: record.id)) ?? []
-            let promoted = entries.last { $0.step == "promotion" && $0.phase == "finished" }
-            if let promoted, let newPrimary = record.newPrimary ?? promoted.detail.promotedEndpoint {
+            var promotedEndpoint =
+                entries.last { $0.step == "promotion" && $0.phase == "finished" }
+                .flatMap { record.newPrimary ?? $0.detail.fact("promoted") }
+            var inDoubt: String?
+            if promotedEndpoint == nil,
+                let sent = entries.last(where: { $0.step == "promotion" && $0.phase != "finished" })?.detail.fact(
+                    "candidate")
+            {
+                // The promotion may have been sent: ask the candidate whether it became a primary.
+                switch try? await operations.isInRecovery(sent) {
+                case false?: promotedEndpoint = sent
+                case true?: break
+                case nil: inDoubt = sent
+                }
+            }
+            if let inDoubt {
+                // It may become the primary at any moment: final. The old primary stays fenced.
+                promotionInDoubt = inDoubt
+                try? await store.setControl("promotion_in_doubt", inDoubt)
+                fenced.insert(record.oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                record.status = "failed"
+                record.error =
+                    "the control plane stopped after sending the promotion of \(inDoubt), which does not answer: "
+                    + "it is final; \(record.oldPrimary) stays fenced"
+            } else if let newPrimary = promotedEndpoint {
                 // The journal says a promotion happened: it is final. Route to it and finish.
                 writeTarget = newPrimary
                 record.newPrimary = newPrimary
@@ -300,20 +346,26 @@ public actor RegionalFailoverService: Service {
         publishRouting()
     }
 
-    private func handle(_ snapshot: HealthSnapshot) async {
+    func handle(_ snapshot: HealthSnapshot) async {
         // While the process stops, probes end with cancellation errors: they say nothing about the
         // databases, and no decision may be taken on them.
         guard !Task.isCancelled else { return }
         latest = snapshot
         notePrimaryPosition(snapshot)
         reportEndpointChanges(snapshot)
-        await fenceReturnedPrimaries(snapshot)
+        // While an operation runs, its candidate becomes a primary before it is the write target:
+        // it must not be fenced as a returning old primary.
+        if running == nil {
+            await adoptPromotionInDoubt(snapshot)
+            await fenceReturnedPrimaries(snapshot)
+        }
         if writeTarget == nil { await adoptWriteTarget(snapshot) }
         refreshState()
         guard running == nil, let primary = writeTarget else { return }
 
         switch DetectionPolicy.assess(
-            primary: primary, snapshot: snapshot, topology: topology, staleness: settings.streamStaleness)
+            primary: primary, snapshot: snapshot, topology: topology, staleness: settings.streamStaleness,
+            fenced: fenced)
         {
         case .healthy, .suspect:
             partitionSuspectedSince = nil
@@ -329,17 +381,20 @@ public actor RegionalFailoverService: Service {
             } else {
                 lastConfirmationAt = now()
                 let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
-                fresh = await monitor.probeNow(endpoints: others)
+                // On the flow's own threads, with time enough for a busy machine: a standby that
+                // could not be asked counts for the primary, so a slow answer delays, never decides.
+                fresh = await monitor.confirm(endpoints: others, minimumTimeout: Self.confirmationTimeout)
             }
             guard !Task.isCancelled else { return }
             latest = fresh
             guard running == nil, writeTarget == primary else { return }
             let verdict = DetectionPolicy.assess(
-                primary: primary, snapshot: fresh, topology: topology, staleness: settings.streamStaleness)
+                primary: primary, snapshot: fresh, topology: topology, staleness: settings.streamStaleness,
+                fenced: fenced)
             switch verdict {
             case .failed(let evidence):
                 partitionSuspectedSince = nil
-                await failoverAutomatically(from: primary, evidence: evidence)
+                await failoverAutomatically(from: primary, evidence: evidence, snapshot: fresh)
             case .partitionSuspected(let evidence):
                 notePartition(primary: primary, evidence: evidence)
             case .healthy, .suspect:
@@ -348,30 +403,44 @@ public actor RegionalFailoverService: Service {
         }
     }
 
-    private func failoverAutomatically(from primary: String, evidence: DetectionEvidence) async {
+    func failoverAutomatically(from primary: String, evidence: DetectionEvidence, snapshot: HealthSnapshot)
+        async
+    {
         // After a failed attempt (e.g. no standby answered), wait before the next one instead of
         // starting one per snapshot; failover_failed has been sent already.
         if let retryAt = nextAutomaticAttemptAt, now() < retryAt { return }
-        let blockedBy: String?
+        let blockedBy: (reason: String, action: String)?
         if paused {
-            blockedBy = "automatic failover is paused"
+            blockedBy = ("automatic failover is paused", "resume it, or fail over by hand")
         } else if !AntiFlapPolicy.allowsAutomaticFailover(
             lastAutomaticFailoverAt: lastAutomaticFailoverAt, now: now(),
             minimumInterval: settings.minimumFailoverInterval)
         {
-            blockedBy = "the last automatic failover was less than \(settings.minimumFailoverInterval) ago"
+            blockedBy = (
+                "the last automatic failover was less than \(settings.minimumFailoverInterval) ago",
+                "check why the new primary failed, then fail over by hand"
+            )
+        } else if let promotionInDoubt {
+            blockedBy = (
+                "the promotion of \(promotionInDoubt) was sent but not confirmed; it may still become the primary",
+                "check \(promotionInDoubt): once it is a primary the control plane routes to it"
+            )
         } else {
-            blockedBy = nil
+            blockedBy = safetyBlock(oldPrimary: primary, snapshot: snapshot)
         }
         if let blockedBy {
             if !blockedReported {
                 blockedReported = true
                 emit(
                     .failoverBlocked, .critical, endpoint: primary,
-                    summary: "primary \(primary) is down but \(blockedBy); an operator must act",
-                    facts: ["reason": blockedBy, "failures": String(evidence.consecutiveFailures)])
+                    summary: "primary \(primary) is down but \(blockedBy.reason); an operator must act",
+                    facts: [
+                        "reason": blockedBy.reason, "action": blockedBy.action,
+                        "failures": String(evidence.consecutiveFailures),
+                    ])
                 logger.critical(
-                    "failover needed but blocked", metadata: ["endpoint": "\(primary)", "reason": "\(blockedBy)"])
+                    "failover needed but blocked",
+                    metadata: ["endpoint": "\(primary)", "reason": "\(blockedBy.reason)"])
             }
             return
         }
@@ -383,7 +452,38 @@ public actor RegionalFailoverService: Service {
             record?.status == "completed" ? nil : now().addingTimeInterval(Self.retryAfterFailedAttempt.seconds)
     }
 
-    private func notePartition(primary: String, evidence: DetectionEvidence) {
+    /// Why promoting now could lose acknowledged commits or leave two servers taking writes, with
+    /// what an operator can do; nil when it is safe.
+    func safetyBlock(oldPrimary: String, snapshot: HealthSnapshot) -> (reason: String, action: String)? {
+        let old = snapshot[endpoint: oldPrimary]
+        switch QuorumRule.assess(
+            oldPrimary: oldPrimary, synchronousStandbyNames: old?.synchronousStandbyNames, snapshot: snapshot,
+            topology: topology)
+        {
+        case .safe:
+            return nil
+        case .blocked(let unreachable, let count):
+            return (
+                "\(unreachable.joined(separator: ", ")) of its synchronous standbys cannot be reached and "
+                    + "\(count) acknowledgement(s) make a commit: a commit may live only there, and "
+                    + "\(oldPrimary) may still be committing with them",
+                "bring back \(unreachable.joined(separator: " or ")), or make sure \(oldPrimary) is stopped and "
+                    + "accept the loss: failoverctl failover --region REGION --force"
+            )
+        case .asynchronous:
+            if old?.lastFailureRefused == true || settings.fencingCommand != nil || settings.allowUnfencedPromotion {
+                return nil
+            }
+            return (
+                "replication is asynchronous and \(oldPrimary) may still be running (its probes time out, "
+                    + "no fencing_command is configured): it would keep committing beside a new primary",
+                "stop \(oldPrimary) and fail over by hand (failoverctl failover --region REGION --force), or "
+                    + "configure failover.fencing_command"
+            )
+        }
+    }
+
+    func notePartition(primary: String, evidence: DetectionEvidence) {
         let at = now()
         guard let since = partitionSuspectedSince else {
             partitionSuspectedSince = at
@@ -407,7 +507,7 @@ public actor RegionalFailoverService: Service {
 
     // MARK: The seven steps
 
-    private func execute(
+    func execute(
         kind: OperationKind, mode: SelectionMode, trigger: String, requestedBy: String?,
         evidence: DetectionEvidence?
     ) async throws(FailoverError) -> OperationRecord {
@@ -417,6 +517,7 @@ public actor RegionalFailoverService: Service {
         }
         // Claimed before the first suspension: a reentrant request sees it and is refused.
         running = kind
+        storeFailure = nil
         defer {
             running = nil
             refreshState()
@@ -470,7 +571,8 @@ public actor RegionalFailoverService: Service {
         // 3. Selection, on positions read at one moment: an automatic failover has just probed the
         // standbys; a requested operation probes everything now.
         if kind != .automaticFailover {
-            latest = await monitor.probeNow()
+            latest = await monitor.confirm(
+                endpoints: topology.allEndpoints.map(\.name), minimumTimeout: Self.confirmationTimeout)
         }
         let snapshot = latest ?? monitor.latest
         let plan = CandidateSelector.plan(
@@ -486,116 +588,24 @@ public actor RegionalFailoverService: Service {
                 "predicted_loss_bytes": plan.predictedLossBytes.map(String.init) ?? "unknown",
             ]
         }
-        guard let firstChoice = plan.candidate else {
+        guard plan.candidate != nil else {
             return await fail(&record, .noCandidate(plan.rejected), log: log)
         }
 
-        // 4. Promotion: fence, catch up, re-point, promote.
-        let ops = operations
-        if kind != .automaticFailover {
-            // Writes stop here: the outage of a requested operation is measured from this moment.
-            record.onsetAt = now()
-            publishRouting(writesPaused: true)
+        // 4. Promotion: fence, catch up, re-point, promote (RegionalFailoverService+Promotion.swift).
+        let context = OperationContext(
+            kind: kind, mode: mode, oldPrimary: oldPrimary, plan: plan, snapshot: snapshot, ops: operations, log: log)
+        let promotion: Promotion
+        switch await promote(&record, context) {
+        case .promoted(let outcome): promotion = outcome
+        case .stopped(let closed): return closed
         }
-        var oldFinalPosition: LSN?
-        do {
-            let fenceResult = await step(&record, "fencing") { () async throws -> [String: String] in
-                do {
-                    oldFinalPosition = try await ops.fence(oldPrimary)
-                    return ["fenced": oldPrimary, "position": oldFinalPosition?.description ?? "unknown"]
-                } catch  where kind != .switchover {
-                    // A dead or hung primary cannot be fenced by SQL; it is fenced when it returns.
-                    return ["fenced": "", "unreachable": "\(error)"]
-                }
-            }
-            if case .failure(let error) = fenceResult { throw error }
-            if let command = settings.fencingCommand, kind != .switchover {
-                await step(&record, "fencing_command") {
-                    try await HookRunner.run(
-                        command, placeholders: placeholders(old: oldPrimary, new: firstChoice),
-                        timeout: settings.hookTimeout)
-                }
-            }
-            fenced.insert(oldPrimary)
-            fencedWhileUp.insert(oldPrimary)
-            try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
-            if let position = oldFinalPosition {
-                record.oldPrimaryPosition = position.description
-                record.oldPrimaryPositionSource = "measured"
-            }
-        } catch {
-            return await fail(&record, .failed("fencing \(oldPrimary) failed: \(error)"), log: log)
-        }
-
-        var candidate = firstChoice
-        if kind == .switchover, let target = oldFinalPosition {
-            // Zero loss: the target must hold every byte the fenced primary wrote.
-            let reached = await step(&record, "catch_up") { () async throws -> [String: String] in
-                let position = try await ops.waitForPosition(
-                    candidate, atLeast: target, timeout: settings.catchUpTimeout)
-                guard let position, position >= target else {
-                    throw FailoverError.timedOut("\(candidate) catching up to \(target)", settings.catchUpTimeout)
-                }
-                return ["target": target.description, "reached": position.description]
-            }
-            if case .failure(let error) = reached {
-                try? await ops.unfence(oldPrimary)
-                fenced.remove(oldPrimary)
-                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
-                return await fail(&record, .failed("switchover aborted, \(oldPrimary) unfenced: \(error)"), log: log)
-            }
-        } else if let source = plan.catchUpFrom, let targetText = plan.promotedPosition, let target = LSN(targetText) {
-            let caughtUp = await step(&record, "catch_up") { () async throws -> [String: String] in
-                try await ops.repoint(candidate, to: source)
-                let position = try await ops.waitForPosition(
-                    candidate, atLeast: target, timeout: settings.catchUpTimeout)
-                guard let position, position >= target else {
-                    throw FailoverError.timedOut("\(candidate) catching up from \(source)", settings.catchUpTimeout)
-                }
-                return ["from": source, "target": target.description, "reached": position.description]
-            }
-            if case .failure = caughtUp, let fallback = plan.fallback {
-                candidate = fallback
-                await journal(record.id, "catch_up", "note", ["fallback": fallback])
-            }
-        }
-
-        // Re-point the standbys that will stream straight from the new primary before promoting it:
-        // they follow its timeline switch by themselves, and a synchronous commit on it finds them.
-        // Only standbys that answer now: a dead one costs a timeout and can attach later.
-        let reachable = Set(snapshot.endpoints.filter(\.isHealthy).map(\.endpoint))
-        let followers = follows(for: candidate, oldPrimary: oldPrimary, snapshot: snapshot, reachable: reachable)
-            .filter { $0.upstream == candidate }
-        await step(&record, "repoint_before_promotion") {
-            var facts = await prepare(candidate, oldPrimary: oldPrimary, snapshot: snapshot, ops: ops)
-            facts.merge(await Self.repoint(followers, ops: ops), uniquingKeysWith: { $1 })
-            return facts
-        }
-
-        var promotedPosition: LSN?
-        var candidates = [candidate] + plan.ranked.map(\.endpoint).filter { $0 != candidate }
-        if kind == .switchover { candidates = [candidate] }
-        var promoted: String?
-        for next in candidates.prefix(3) {
-            let result = await step(&record, "promotion") { () async throws -> [String: String] in
-                promotedPosition = try await ops.promote(next)
-                return ["promoted": next, "position": promotedPosition?.description ?? "unknown"]
-            }
-            if case .success = result {
-                promoted = next
-                break
-            }
-        }
-        guard let newPrimary = promoted else {
-            if kind == .switchover {
-                // Nothing was promoted: the old primary is still the primary and must take writes again.
-                try? await ops.unfence(oldPrimary)
-                fenced.remove(oldPrimary)
-                fencedWhileUp.remove(oldPrimary)
-                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
-            }
-            return await fail(&record, .failed("no candidate could be promoted"), log: log)
-        }
+        let newPrimary = promotion.newPrimary
+        let candidate = promotion.candidate
+        let followers = promotion.followers
+        let promotedPosition = promotion.position
+        let reachable = promotion.reachable
+        let ops = context.ops
         fenced.remove(newPrimary)
         record.newPrimary = newPrimary
         record.newRegion = topology.endpoint(named: newPrimary)?.region
@@ -604,10 +614,7 @@ public actor RegionalFailoverService: Service {
             record.rpoBytes = max(0, old - new)
         }
         await persist(record)
-        if faultPoint == "after_promotion" {
-            log.critical("fault point reached: stopping the process")
-            kill(getpid(), SIGKILL)
-        }
+        reachFaultPoint("after_promotion")
 
         // 5. Routing: the new write target, the remaining standbys, hooks.
         writeTarget = newPrimary
@@ -713,7 +720,7 @@ public actor RegionalFailoverService: Service {
         return record
     }
 
-    private func fail(_ record: inout OperationRecord, _ error: FailoverError, log: Logger) async -> OperationRecord {
+    func fail(_ record: inout OperationRecord, _ error: FailoverError, log: Logger) async -> OperationRecord {
         record.status = "failed"
         record.error = error.description
         record.finishedAt = now()
@@ -729,7 +736,7 @@ public actor RegionalFailoverService: Service {
     }
 
     /// Where every reachable standby streams from once `primary` is the primary.
-    private func follows(
+    func follows(
         for primary: String, oldPrimary: String, snapshot: HealthSnapshot, reachable: Set<String>
     ) -> [Follow] {
         topology.allEndpoints.compactMap { endpoint in
@@ -744,7 +751,7 @@ public actor RegionalFailoverService: Service {
 
     /// Gives `candidate` the synchronous standbys it will wait for as primary: the configured ones
     /// other than itself that are healthy now (none: asynchronous, said in the journal).
-    private func prepare(
+    func prepare(
         _ candidate: String, oldPrimary: String, snapshot: HealthSnapshot, ops: DatabaseOperations
     ) async -> [String: String] {
         guard
@@ -760,7 +767,7 @@ public actor RegionalFailoverService: Service {
     }
 
     /// Re-points standbys in parallel; returns per-standby outcomes for the journal.
-    private static func repoint(_ follows: [Follow], ops: DatabaseOperations) async -> [String: String] {
+    static func repoint(_ follows: [Follow], ops: DatabaseOperations) async -> [String: String] {
         await withTaskGroup(of: (String, String).self) { group in
             for follow in follows {
                 group.addTask {
@@ -779,12 +786,25 @@ public actor RegionalFailoverService: Service {
     }
 
     /// Runs one step: journals it before and after, times it, records it.
+    ///
+    /// Until a promotion succeeded, the journal is what makes a crash recoverable: a step whose
+    /// journal entry the state store refused does not run, and the operation stops (see
+    /// ``storeFailure``).
     @discardableResult
-    private func step(
-        _ record: inout OperationRecord, _ name: String, _ body: () async throws -> [String: String]
+    func step(
+        _ record: inout OperationRecord, _ name: String, startFacts: [String: String] = [:],
+        _ body: () async throws -> [String: String]
     ) async -> Result<[String: String], FailoverError> {
         let started = now()
-        await journal(record.id, name, "started", [:])
+        let beforePromotion = record.newPrimary == nil
+        if !(await journal(record.id, name, "started", startFacts)), beforePromotion {
+            let error = FailoverError.failed(
+                "\(name) not started: the state store refused its journal entry (\(storeFailure ?? "unknown error"))")
+            record.steps.append(
+                StepRecord(name: name, startedAt: started, finishedAt: now(), outcome: "failed", detail: "\(error)"))
+            return .failure(error)
+        }
+        reachFaultPoint("\(name):started")
         var entry = StepRecord(name: name, startedAt: started, finishedAt: nil, outcome: "ok", detail: "")
         let result: Result<[String: String], FailoverError>
         do {
@@ -801,34 +821,65 @@ public actor RegionalFailoverService: Service {
         var facts = (try? result.get()) ?? ["error": entry.detail]
         facts["seconds"] = Self.format(entry.seconds)
         await journal(record.id, name, entry.outcome == "ok" ? "finished" : "failed", facts)
+        reachFaultPoint("\(name):\(entry.outcome == "ok" ? "finished" : "failed")")
         return result
+    }
+
+    /// Kills the process at a named point when `FAILOVERD_FAULT_POINT` names it (tests of crash
+    /// recovery only; inert otherwise). Points: `STEP:started`, `STEP:finished`, `STEP:failed`
+    /// (after the journal entry), `promotion:sent` (after `pg_promote`, before its journal entry)
+    /// and `after_promotion` (after the record names the new primary).
+    func reachFaultPoint(_ name: String) {
+        guard faultPoint == name else { return }
+        logger.critical("fault point reached: stopping the process", metadata: ["fault_point": "\(name)"])
+        kill(getpid(), SIGKILL)
     }
 
     // MARK: Bookkeeping
 
-    private func persist(_ record: OperationRecord) async {
-        guard let payload = try? Self.encoder.encode(record) else { return }
+    /// Writes the record; a failure is remembered in ``storeFailure``.
+    @discardableResult
+    func persist(_ record: OperationRecord) async -> Bool {
+        guard let payload = try? Self.encoder.encode(record) else { return false }
         do {
             try await store.saveOperation(
                 StateStore.Operation(
                     id: record.id, kind: record.kind.rawValue, status: record.status, startedAt: record.detectedAt,
                     finishedAt: record.finishedAt, payload: payload))
+            return true
         } catch {
+            storeFailure = "\(error)"
             logger.error("state store write failed", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
-    private func journal(_ id: String, _ step: String, _ phase: String, _ facts: [String: String]) async {
+    /// Appends a journal entry; a failure is remembered in ``storeFailure``.
+    @discardableResult
+    func journal(_ id: String, _ step: String, _ phase: String, _ facts: [String: String]) async -> Bool {
         let detail = (try? Self.encoder.encode(facts)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         do {
             try await store.appendJournal(
                 StateStore.JournalEntry(operationID: id, step: step, phase: phase, at: now(), detail: detail))
+            return true
         } catch {
+            storeFailure = "\(error)"
             logger.error("journal write failed", metadata: ["error": "\(error)", "step": "\(step)"])
+            return false
         }
     }
 
-    private func emit(
+    /// Writes the fenced set; a failure is remembered in ``storeFailure``.
+    func saveFenced() async {
+        do {
+            try await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+        } catch {
+            storeFailure = "\(error)"
+            logger.error("state store write failed", metadata: ["error": "\(error)", "key": "fenced"])
+        }
+    }
+
+    func emit(
         _ kind: ControlEvent.Kind, _ severity: ControlEvent.Severity, endpoint: String?, summary: String,
         facts: [String: String]
     ) {
@@ -839,7 +890,7 @@ public actor RegionalFailoverService: Service {
         events.emit(event)
     }
 
-    private func publishRouting(writesPaused: Bool? = nil) {
+    func publishRouting(writesPaused: Bool? = nil) {
         let table = routingState.withLock { table in
             let paused = writesPaused ?? table.writesPaused
             let fencedList = fenced.sorted()
@@ -854,7 +905,7 @@ public actor RegionalFailoverService: Service {
         }
     }
 
-    private func refreshState() {
+    func refreshState() {
         let snapshot = latest ?? monitor.latest
         let state = ClusterStateRules.state(
             snapshot: snapshot, writeTarget: writeTarget, operationRunning: running != nil,
@@ -867,7 +918,7 @@ public actor RegionalFailoverService: Service {
     }
 
     /// The first write target: the recorded one, else the one reachable primary.
-    private func adoptWriteTarget(_ snapshot: HealthSnapshot) async {
+    func adoptWriteTarget(_ snapshot: HealthSnapshot) async {
         let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
         guard primaries.count == 1, let primary = primaries.first else { return }
         writeTarget = primary.endpoint
@@ -876,20 +927,20 @@ public actor RegionalFailoverService: Service {
         logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
     }
 
-    private func notePrimaryPosition(_ snapshot: HealthSnapshot) {
+    func notePrimaryPosition(_ snapshot: HealthSnapshot) {
         guard let primary = writeTarget, let health = snapshot[endpoint: primary], health.reachable,
             let lsn = health.currentLSN, let at = health.lastSuccessAt
         else { return }
         lastPrimaryPosition = (primary, lsn, at)
     }
 
-    private func knownPosition(of endpoint: String, in snapshot: HealthSnapshot) -> (lsn: LSN, at: Date)? {
+    func knownPosition(of endpoint: String, in snapshot: HealthSnapshot) -> (lsn: LSN, at: Date)? {
         if let last = lastPrimaryPosition, last.endpoint == endpoint { return (last.lsn, last.at) }
         guard let health = snapshot[endpoint: endpoint], let lsn = health.currentLSN else { return nil }
         return (lsn, health.lastSuccessAt ?? now())
     }
 
-    private func reportEndpointChanges(_ snapshot: HealthSnapshot) {
+    func reportEndpointChanges(_ snapshot: HealthSnapshot) {
         for health in snapshot.endpoints {
             if health.isDown && !downEndpoints.contains(health.endpoint) {
                 downEndpoints.insert(health.endpoint)
@@ -908,7 +959,7 @@ public actor RegionalFailoverService: Service {
 
     /// An endpoint that says it is a primary but is not the write target is fenced at once and
     /// never routed to; only an operator rejoins it.
-    private func fenceReturnedPrimaries(_ snapshot: HealthSnapshot) async {
+    func fenceReturnedPrimaries(_ snapshot: HealthSnapshot) async {
         for health in snapshot.endpoints where health.endpoint != writeTarget && writeTarget != nil {
             if !health.reachable {
                 fencedWhileUp.remove(health.endpoint)
@@ -935,7 +986,7 @@ public actor RegionalFailoverService: Service {
         }
     }
 
-    private func placeholders(old: String, new: String) -> [String: String] {
+    func placeholders(old: String, new: String) -> [String: String] {
         let oldEndpoint = topology.endpoint(named: old)
         let newEndpoint = topology.endpoint(named: new)
         return [
@@ -946,7 +997,7 @@ public actor RegionalFailoverService: Service {
         ]
     }
 
-    private static let encoder = OperationRecord.encoder()
+    static let encoder = OperationRecord.encoder()
 
     static func describe(_ facts: [String: String]) -> String {
         facts.sorted { $0.key < $1.key }.filter { !$0.value.isEmpty }.map { "\($0.key)=\($0.value)" }
@@ -959,12 +1010,12 @@ public actor RegionalFailoverService: Service {
 }
 
 extension String {
-    /// The endpoint a promotion journal entry names (its `promoted` fact).
-    fileprivate var promotedEndpoint: String? {
+    /// One fact of a journal entry's detail.
+    fileprivate func fact(_ key: String) -> String? {
         guard let data = data(using: .utf8),
             let facts = try? JSONDecoder().decode([String: String].self, from: data)
         else { return nil }
-        return facts["promoted"]
+        return facts[key]
     }
 }
 

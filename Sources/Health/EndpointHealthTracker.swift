@@ -113,9 +113,13 @@ public struct EndpointHealthTracker: Sendable, Equatable {
             state.lagSeconds = probe.replicationLagSeconds
             state.walReceiver = probe.walReceiver
             state.replication = probe.replication
+            state.replicationKnown = probe.replicationAnswered
+            state.synchronousStandbyNames = probe.synchronousStandbyNames
+            state.lastFailureRefused = false
             state.serverVersion = probe.serverVersion
         } else {
             state.reachable = false
+            state.lastFailureRefused = probe.error?.isConnectionRefused ?? false
             if state.consecutiveFailures == 0 {
                 // The failing probe began this long ago; the failure started before it.
                 state.failingSince = now.addingTimeInterval(-Self.milliseconds(probe.latency) / 1000)

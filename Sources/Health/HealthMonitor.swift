@@ -162,12 +162,27 @@ public final class HealthMonitor: Service, Sendable {
     /// Probes the named endpoints at once, in parallel, and returns the snapshot published after
     /// the last of them answered. Names not in the topology are ignored.
     public func probeNow(endpoints names: [String]) async -> HealthSnapshot {
+        await probeNow(endpoints: names, workload: .monitoring, timeout: nil)
+    }
+
+    /// Probes the named endpoints for the failover flow: on the flow's own threads (never queued
+    /// behind the regular probes and watch connections), each bounded by the larger of its
+    /// `probeTimeout` and `minimumTimeout`, so that a busy machine does not turn a standby that
+    /// answers slowly into an unreachable one. Returns the snapshot published after the last answer.
+    public func confirm(endpoints names: [String], minimumTimeout: Duration) async -> HealthSnapshot {
+        await probeNow(endpoints: names, workload: .failover, timeout: minimumTimeout)
+    }
+
+    private func probeNow(endpoints names: [String], workload: PostgresWorkload, timeout: Duration?) async
+        -> HealthSnapshot
+    {
         let wanted = Set(names)
         let endpoints = topology.allEndpoints.filter { wanted.contains($0.name) }
         await withTaskGroup(of: Void.self) { group in
             for endpoint in endpoints {
                 group.addTask {
-                    let result = await self.probe(endpoint)
+                    let limit = max(endpoint.health.probeTimeout, timeout ?? .zero)
+                    let result = await self.probe(endpoint, workload: workload, timeout: limit)
                     _ = self.record(result, for: endpoint)
                 }
             }
@@ -343,11 +358,14 @@ public final class HealthMonitor: Service, Sendable {
         }
     }
 
-    private func probe(_ endpoint: Endpoint) async -> EndpointProbe {
+    private func probe(
+        _ endpoint: Endpoint, workload: PostgresWorkload = .monitoring, timeout: Duration? = nil
+    ) async -> EndpointProbe {
         if let customProbe {
             return await customProbe(endpoint)
         }
-        return await EndpointProbe.probe(configuration(for: endpoint), timeout: endpoint.health.probeTimeout)
+        return await EndpointProbe.probe(
+            configuration(for: endpoint), timeout: timeout ?? endpoint.health.probeTimeout, workload: workload)
     }
 
     private func configuration(for endpoint: Endpoint) -> PostgresConfiguration {

@@ -56,6 +56,9 @@ public struct EndpointHealth: Sendable, Equatable {
     public var failingSince: Date?
     /// The last failed probe's error, secrets removed.
     public var lastError: String?
+    /// The last failed probe was refused: the host answered that nothing listens on the port, so
+    /// no server runs there that could take a write. Not set for time-outs (a hang, a cut network).
+    public var lastFailureRefused: Bool
 
     /// Exponentially smoothed probe round trip, milliseconds (nil before the first success).
     public var smoothedLatencyMilliseconds: Double?
@@ -81,6 +84,11 @@ public struct EndpointHealth: Sendable, Equatable {
     public var walReceiver: WalReceiverStatus?
     /// Sender: `pg_stat_replication` rows (application names are endpoint names in our layouts).
     public var replication: [ReplicationPeer]
+    /// Whether the last successful probe's replication views answered: when not, ``walReceiver``
+    /// and ``replication`` are unknown, not empty.
+    public var replicationKnown: Bool
+    /// `synchronous_standby_names` at the last successful probe (empty: asynchronous).
+    public var synchronousStandbyNames: String?
     public var serverVersion: Int?
 
     public var latencyLevel: HealthLevel
@@ -114,6 +122,8 @@ public struct EndpointHealth: Sendable, Equatable {
         self.errorRate = 0
         self.role = .unknown
         self.replication = []
+        self.replicationKnown = false
+        self.lastFailureRefused = false
         self.latencyLevel = .ok
         self.lagLevel = .ok
         self.errorRateLevel = .ok

@@ -142,6 +142,11 @@ public struct EndpointProbe: Sendable {
     public var replication: [ReplicationPeer]
     /// The WAL receiver, on a standby that runs one.
     public var walReceiver: WalReceiverStatus?
+    /// Whether both replication views answered: only then do ``replication`` and ``walReceiver``
+    /// say something (an empty answer is an answer; a timed-out one is not).
+    public var replicationAnswered: Bool
+    /// `synchronous_standby_names` as the server has it now (empty: asynchronous commits).
+    public var synchronousStandbyNames: String?
 
     /// An empty probe result for `endpoint`, not reachable.
     public init(endpoint: String) {
@@ -159,6 +164,8 @@ public struct EndpointProbe: Sendable {
         self.replicationLagSeconds = nil
         self.replication = []
         self.walReceiver = nil
+        self.replicationAnswered = false
+        self.synchronousStandbyNames = nil
     }
 
     /// Connects afresh, probes, and closes, all within `timeout`.
@@ -170,13 +177,16 @@ public struct EndpointProbe: Sendable {
     /// - Parameters:
     ///   - configuration: The endpoint.
     ///   - timeout: Deadline for connect and all queries together.
-    public static func probe(_ configuration: PostgresConfiguration, timeout: Duration) async -> EndpointProbe {
+    ///   - workload: Whose threads run it: the failover flow confirms on its own.
+    public static func probe(
+        _ configuration: PostgresConfiguration, timeout: Duration, workload: PostgresWorkload = .monitoring
+    ) async -> EndpointProbe {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + timeout
         let connection: PostgresConnection
         do {
-            connection = try await PostgresConnection.connect(configuration, timeout: timeout)
+            connection = try await PostgresConnection.connect(configuration, timeout: timeout, workload: workload)
         } catch {
             var probe = EndpointProbe(endpoint: configuration.endpoint)
             probe.error = error
@@ -200,7 +210,8 @@ public struct EndpointProbe: Sendable {
                pg_last_wal_receive_lsn()::text as receive_lsn,
                pg_last_wal_replay_lsn()::text as replay_lsn,
                extract(epoch from pg_last_xact_replay_timestamp())::float8 as last_replay,
-               extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as replay_age
+               extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as replay_age,
+               current_setting('synchronous_standby_names') as synchronous_standby_names
         """
 
     private static let replicationQuery = """
@@ -250,6 +261,7 @@ public struct EndpointProbe: Sendable {
             probe.receiveLSN = row.lsn("receive_lsn")
             probe.replayLSN = row.lsn("replay_lsn")
             probe.lastReplayTimestamp = row.double("last_replay")
+            probe.synchronousStandbyNames = row.string("synchronous_standby_names")
             if inRecovery {
                 if probe.receiveLSN == nil || probe.receiveLSN == probe.replayLSN {
                     probe.replicationLagSeconds = 0
@@ -294,6 +306,7 @@ public struct EndpointProbe: Sendable {
                     lastMessageReceiptAge: row.double("receipt_age")
                 )
             }
+            probe.replicationAnswered = true
         } catch {
             probe.error = error
         }

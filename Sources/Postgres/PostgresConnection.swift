@@ -38,12 +38,15 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     /// The port of the server this connection reached (`PQport`): with
     /// ``PostgresConfiguration/alternateHosts``, tells which of them answered.
     public let connectedPort: Int
+    /// Whose threads run this connection's libpq calls.
+    public let workload: PostgresWorkload
 
     private let handle: Mutex<Handle>
     private let closed: Atomic<Bool>
 
-    private init(_ connection: OpaquePointer, configuration: PostgresConfiguration) {
+    private init(_ connection: OpaquePointer, configuration: PostgresConfiguration, workload: PostgresWorkload) {
         self.configuration = configuration
+        self.workload = workload
         self.serverVersion = Int(PQserverVersion(connection))
         self.backendPID = PQbackendPID(connection)
         self.connectedPort = PQport(connection).flatMap { Int(String(cString: $0)) } ?? configuration.port
@@ -76,22 +79,24 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     ///   - configuration: The endpoint and credentials.
     ///   - timeout: Deadline for TCP connect, TLS, and authentication together; sub-second
     ///     values work. `nil` (the default) uses `configuration.connectTimeout`.
+    ///   - workload: Whose threads run this connection's calls (default: the monitor's).
     /// - Throws: ``PostgresError`` of kind `connectTimeout`, `authenticationFailed`,
     ///   `connectionFailed`, or `cancelled` (the task was cancelled before a thread picked it up).
     public static func connect(
         _ configuration: PostgresConfiguration,
-        timeout: Duration? = nil
+        timeout: Duration? = nil,
+        workload: PostgresWorkload = .monitoring
     ) async throws(PostgresError) -> PostgresConnection {
         let limit = timeout ?? configuration.connectTimeout
         if !configuration.alternateHosts.isEmpty {
-            return try await connectToFirstSuitable(configuration, limit: limit)
+            return try await connectToFirstSuitable(configuration, limit: limit, workload: workload)
         }
         let deadline = ContinuousClock.now + limit
         let outcome: Result<PostgresConnection, PostgresError>
         do {
-            outcome = try await PostgresThreadPool.shared.runIfActive {
+            outcome = try await PostgresThreadPool.pool(for: workload).runIfActive {
                 Result { () throws(PostgresError) in
-                    try blockingConnect(configuration, deadline: deadline, limit: limit)
+                    try blockingConnect(configuration, deadline: deadline, limit: limit, workload: workload)
                 }
             }
         } catch {
@@ -104,7 +109,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     /// TCP and never answers: libpq enforces `connect_timeout` only in its blocking connect, so the
     /// hosts are tried here one by one, each with `target_session_attrs` checked by libpq.
     private static func connectToFirstSuitable(
-        _ configuration: PostgresConfiguration, limit: Duration
+        _ configuration: PostgresConfiguration, limit: Duration, workload: PostgresWorkload
     ) async throws(PostgresError) -> PostgresConnection {
         let deadline = ContinuousClock.now + limit
         let perHost = configuration.perHostConnectTimeoutSeconds.map { Duration.seconds($0) } ?? limit
@@ -117,7 +122,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             single.port = port
             single.alternateHosts = []
             do {
-                return try await connect(single, timeout: min(perHost, remaining))
+                return try await connect(single, timeout: min(perHost, remaining), workload: workload)
             } catch {
                 lastError = error
             }
@@ -147,7 +152,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         }
         let outcome: Result<PostgresResult, PostgresError>
         do {
-            outcome = try await PostgresThreadPool.shared.runIfActive {
+            outcome = try await PostgresThreadPool.pool(for: workload).runIfActive {
                 self.handle.withLock { handle in
                     Result { () throws(PostgresError) in
                         try self.blockingQuery(&handle, sql, parameters, deadline: deadline, limit: timeout)
@@ -177,10 +182,12 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     private static func blockingConnect(
         _ configuration: PostgresConfiguration,
         deadline: ContinuousClock.Instant,
-        limit: Duration
+        limit: Duration,
+        workload: PostgresWorkload
     ) throws(PostgresError) -> PostgresConnection {
         PostgresConnection(
-            try openConnection(configuration, deadline: deadline, limit: limit), configuration: configuration)
+            try openConnection(configuration, deadline: deadline, limit: limit), configuration: configuration,
+            workload: workload)
     }
 
     /// Opens a libpq connection with libpq's non-blocking API, polling its socket until `deadline`,

@@ -50,6 +50,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// Port of the endpoint.
     public let port: Int
 
+    /// The host refused the TCP connection (`ECONNREFUSED`): nothing listens on the port, so no
+    /// server is running there. A time-out never counts: a hung server or a cut path may still run.
+    public var isConnectionRefused: Bool {
+        kind == .connectionFailed && message.contains("Connection refused")
+    }
+
     /// `<kind> <host:port>: <message> (SQLSTATE <code>)`.
     public var description: String {
         let endpoint = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
@@ -86,7 +92,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         let outcome =
             sent
             ? "no answer within \(timeout.postgresMilliseconds) ms; the connection was abandoned"
-            : "not sent: \(timeout.postgresMilliseconds) ms passed waiting for an earlier query on this connection"
+            : "not sent: its \(timeout.postgresMilliseconds) ms had passed before a thread could send it (a busy machine, or an earlier query on this connection)"
         return Self(.queryTimeout, outcome, configuration: configuration)
     }
 

@@ -28,6 +28,10 @@ public struct FailoverPolicy: Sendable, Hashable {
     public var rejoinCommand: String?
     /// Timeout of each hook, fencing or rejoin command. Default 30 s.
     public var commandTimeout: Duration
+    /// With asynchronous replication, promote even when the old primary may still be running and
+    /// could not be fenced (no answer to SQL, no or a failed `fencing_command`). Off by default: a
+    /// cut-off primary would keep committing beside the new one and those commits would be lost.
+    public var allowUnfencedPromotion: Bool
 
     public init(
         fastReprobeInterval: Duration = .milliseconds(100),
@@ -39,7 +43,8 @@ public struct FailoverPolicy: Sendable, Hashable {
         hooks: [String] = [],
         fencingCommand: String? = nil,
         rejoinCommand: String? = nil,
-        commandTimeout: Duration = .seconds(30)
+        commandTimeout: Duration = .seconds(30),
+        allowUnfencedPromotion: Bool = false
     ) {
         self.fastReprobeInterval = fastReprobeInterval
         self.streamStaleness = streamStaleness
@@ -51,5 +56,6 @@ public struct FailoverPolicy: Sendable, Hashable {
         self.fencingCommand = fencingCommand
         self.rejoinCommand = rejoinCommand
         self.commandTimeout = commandTimeout
+        self.allowUnfencedPromotion = allowUnfencedPromotion
     }
 }

@@ -9,7 +9,10 @@ struct TopologyDecoding {
         "fast_reprobe_interval", "stream_staleness", "min_failover_interval", "catch_up_timeout", "promote_timeout",
         "verify_timeout", "command_timeout",
     ]
-    private static let failoverKeys = failoverDurationKeys + ["hooks", "fencing_command", "rejoin_command"]
+    private static let failoverKeys =
+        failoverDurationKeys + [
+            "hooks", "fencing_command", "rejoin_command", "allow_unfenced_promotion",
+        ]
     private static let connectionKeys = ["user", "database", "password", "sslmode", "connect_timeout"]
     private static let replicationKeys = ["mode", "synchronous_standbys", "synchronous_count"]
     private static let overrideKeys = [
@@ -306,6 +309,12 @@ struct TopologyDecoding {
             {
                 policy[keyPath: field] = command
             }
+        }
+        if let value = fields["allow_unfenced_promotion"],
+            let allowed = decoder.boolean(
+                value, path: fields.path("allow_unfenced_promotion"), key: "allow_unfenced_promotion")
+        {
+            policy.allowUnfencedPromotion = allowed
         }
         return policy
     }

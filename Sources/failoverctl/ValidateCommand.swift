@@ -43,6 +43,7 @@ struct ValidateCommand: ParsableCommand {
                 let topology = try TopologyLoader.load(path: file)
                 if index > 0 { print("") }
                 print(topology.summary())
+                for warning in topology.warnings() { printError(warning) }
             } catch {
                 invalid += 1
                 printError(error.description)

@@ -83,6 +83,14 @@ struct DaemonCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(1)
         }
+        let lock: StateFileLock
+        do {
+            lock = try StateFileLock(statePath: state)
+        } catch {
+            FileHandle.standardError.write(Data("failoverd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let store = try StateStore(path: state)
         let monitor = HealthMonitor(
             topology: topology,

@@ -89,9 +89,15 @@ struct Cluster {
             health.smoothedLatencyMilliseconds = Cluster.latency[endpoint.name]
             health.lastLatencyMilliseconds = Cluster.latency[endpoint.name]
             health.serverVersion = 150_000
+            health.replicationKnown = true
             if endpoint.name == primary {
                 health.role = .primary
                 health.currentLSN = LSN(Cluster.primaryPosition)
+                health.synchronousStandbyNames =
+                    topology.replication.mode == .synchronous
+                    ? "ANY \(topology.replication.synchronousCount) ("
+                        + topology.replication.synchronousStandbys.map { "\"\($0)\"" }.joined(separator: ", ") + ")"
+                    : ""
             } else {
                 let behind = Cluster.behind[endpoint.name] ?? 0
                 let position = LSN(Cluster.primaryPosition - behind)
@@ -141,6 +147,19 @@ struct Cluster {
             self[name].isDown = true
             self[name].consecutiveFailures = 3
             self[name].lastError = "connection refused"
+            self[name].lastFailureRefused = true
+        }
+    }
+
+    /// Stopped answering long enough to be declared down, by time-outs: a hang or a cut network,
+    /// not a dead server.
+    mutating func silent(_ names: String...) {
+        for name in names {
+            self[name].reachable = false
+            self[name].isDown = true
+            self[name].consecutiveFailures = 3
+            self[name].lastError = "no connection within 300 ms"
+            self[name].lastFailureRefused = false
         }
     }
 

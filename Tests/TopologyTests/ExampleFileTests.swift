@@ -10,11 +10,28 @@ import Topology
         #expect(topology.connection.password?.reveal() == "failover-lab")
         #expect(topology.connection.sslMode == .disable)
         #expect(topology.replication.mode == .synchronous)
-        #expect(topology.replication.synchronousStandbys == ["us-east-2", "eu-west-1"])
+        #expect(topology.replication.synchronousStandbys == ["us-east-2", "eu-west-1", "ap-south-1"])
+        #expect(topology.replication.synchronousCount == 2)
+        // The set survives the loss of the primary's region: validate has nothing to warn about.
+        #expect(topology.warnings().isEmpty)
         #expect(topology.regionsByPriority.map(\.name) == ["us-east", "eu-west", "ap-south"])
         #expect(topology.allEndpoints.map(\.port) == [25431, 25432, 25433, 25434, 25435])
         #expect(topology.defaults.probeInterval == .seconds(1))
         #expect(topology.defaults.probeTimeout == .milliseconds(300))
+    }
+
+    @Test func aSynchronousSetInsideThePrimarysRegionIsWarnedAbout() throws {
+        let yaml = """
+            cluster: c
+            replication: { mode: synchronous, synchronous_standbys: [a-2, b-1], synchronous_count: 1 }
+            regions:
+              - { name: a, priority: 2, leader: { name: a-1, host: h1, port: 5432 }, replicas: [{ name: a-2, host: h2, port: 5432 }] }
+              - { name: b, priority: 1, leader: { name: b-1, host: h3, port: 5432 } }
+            """
+        let topology = try TopologyLoader.parse(yaml: yaml, file: "c.yaml", environment: [:])
+        let warnings = topology.warnings()
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.hasPrefix("c.yaml: warning: replication.synchronous_standbys: a-2 is in a") == true)
     }
 
     @Test func labPasswordComesFromTheEnvironmentWhenSet() throws {

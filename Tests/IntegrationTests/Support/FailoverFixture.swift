@@ -32,12 +32,17 @@ struct FailoverFixture {
 
     /// The lab's three regions on free ports; `port(for:)` may redirect the control plane's view of
     /// an endpoint (e.g. through a relay) while the servers keep streaming directly.
+    /// Synchronous by default with `ANY 2 (us-east-2, eu-west-1, ap-south-1)`: every commit is in
+    /// two regions' worth of standbys, so losing or cutting off us-east (with us-east-2) keeps the
+    /// quorum rule satisfied (docs/failover.md).
     static func topologyYAML(
-        ports: [String: Int], synchronous: Bool = true, maxLag: String = "16MB", extra: String = ""
+        ports: [String: Int], synchronous: Bool = true, maxLag: String = "16MB", extra: String = "",
+        synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"], synchronousCount: Int = 2
     ) -> String {
         let replication =
             synchronous
-            ? "replication: { mode: synchronous, synchronous_standbys: [us-east-2, eu-west-1], synchronous_count: 1 }"
+            ? "replication: { mode: synchronous, synchronous_standbys: [\(synchronousStandbys.joined(separator: ", "))], "
+                + "synchronous_count: \(synchronousCount) }"
             : "replication: { mode: asynchronous }"
         return """
             cluster: test
@@ -67,6 +72,8 @@ struct FailoverFixture {
         synchronous: Bool = true,
         maxLag: String = "16MB",
         extra: String = "",
+        synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"],
+        synchronousCount: Int = 2,
         controlPlanePorts: (@Sendable ([String: Int]) throws -> [String: Int])? = nil,
         startControlPlane: Bool = true,
         _ body: (FailoverFixture) async throws -> T
@@ -74,13 +81,17 @@ struct FailoverFixture {
         let free = try LabCluster.freePorts(names.count)
         let ports = Dictionary(uniqueKeysWithValues: zip(names, free))
         let topologyForLab = try TopologyLoader.parse(
-            yaml: topologyYAML(ports: ports, synchronous: synchronous, maxLag: maxLag, extra: extra),
+            yaml: topologyYAML(
+                ports: ports, synchronous: synchronous, maxLag: maxLag, extra: extra,
+                synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount),
             file: "test.yaml", environment: [:])
         let specs = try LabNodeSpec.layout(of: topologyForLab)
         return try await LabCluster.withCluster(specs, options: LabOptions(topology: topologyForLab)) { lab in
             let viewPorts = try controlPlanePorts?(ports) ?? ports
             let topology = try TopologyLoader.parse(
-                yaml: topologyYAML(ports: viewPorts, synchronous: synchronous, maxLag: maxLag, extra: extra),
+                yaml: topologyYAML(
+                    ports: viewPorts, synchronous: synchronous, maxLag: maxLag, extra: extra,
+                    synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount),
                 file: "test.yaml", environment: [:])
             let statePath = lab.baseDirectory + "/control/state.sqlite"
             let store = try StateStore(path: statePath)
@@ -131,6 +142,17 @@ struct FailoverFixture {
             return found != nil
         }
         return found!
+    }
+
+    /// The servers that take writes now: answer, are not in recovery and not read-only.
+    func writableServers() -> [String] {
+        lab.nodes.filter { node in
+            lab.isRunning(node.name)
+                && (try? sql(
+                    node.name,
+                    "select not pg_is_in_recovery() and not current_setting('default_transaction_read_only')::bool"))
+                    == "t"
+        }.map(\.name)
     }
 
     /// `select ...` on `name` through psql; the answer trimmed.

@@ -6,13 +6,22 @@ import Synchronization
 #endif
 
 /// A TCP relay on 127.0.0.1 to a target port, for cutting one network path in a test:
-/// ``cut()`` closes every relayed connection and refuses new ones.
+/// ``cut()`` closes every relayed connection and refuses new ones; ``silence()`` keeps every
+/// connection open and forwards nothing (a dropped network path: TCP sees silence, not a reset)
+/// until ``restore()``.
 final class TCPRelay: Sendable {
     let port: Int
     private let target: Int
     private let listener: Int32
     private let sockets = Mutex<Set<Int32>>([])
     private let isCut = Atomic<Bool>(false)
+    private let isSilent = Atomic<Bool>(false)
+
+    /// From now on nothing passes either way, and new connections are accepted but never answered.
+    func silence() { isSilent.store(true, ordering: .relaxed) }
+
+    /// Bytes pass again; connections accepted while silent stay dead (their peers time out).
+    func restore() { isSilent.store(false, ordering: .relaxed) }
 
     init(to target: Int) throws {
         self.target = target
@@ -46,6 +55,11 @@ final class TCPRelay: Sendable {
         while !isCut.load(ordering: .relaxed) {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
+            if isSilent.load(ordering: .relaxed) {
+                // Held open and never read: the peer's start-up waits until its own deadline.
+                sockets.withLock { _ = $0.insert(client) }
+                continue
+            }
             let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: target)
             let connected = withUnsafePointer(to: &address) {
@@ -70,6 +84,8 @@ final class TCPRelay: Sendable {
         while true {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
+            // A silenced path swallows what it reads: neither side hears from the other.
+            if isSilent.load(ordering: .relaxed) { continue }
             let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress, count) }
             guard written == count else { break }
         }

@@ -1,0 +1,170 @@
+import Failover
+import Foundation
+import Health
+import Lab
+import NIOPosix
+import Synchronization
+import Testing
+import Topology
+
+@testable import Postgres
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The faults the product exists for, on real servers: a region cut off while its clients keep
+/// writing, a machine too busy for the monitor's threads. Each test compares what a client was
+/// told with what the servers hold.
+@Suite(.serialized) struct SafetyTests {
+    /// Relays standing for network paths that a test cuts: the control plane's view of the primary
+    /// region, and the other regions' replication from the primary.
+    final class Paths: Sendable {
+        let relays = Mutex<[String: TCPRelay]>([:])
+
+        func add(_ name: String, to port: Int) throws -> Int {
+            let relay = try TCPRelay(to: port)
+            relays.withLock { $0[name] = relay }
+            return relay.port
+        }
+
+        subscript(name: String) -> TCPRelay? { relays.withLock { $0[name] } }
+
+        func silence(_ names: [String]) { for name in names { self[name]?.silence() } }
+        func restore(_ names: [String]) { for name in names { self[name]?.restore() } }
+        func stopAll() { for relay in relays.withLock({ Array($0.values) }) { relay.stop() } }
+    }
+
+    /// us-east as a region that can be cut off: the control plane reaches us-east-1 and us-east-2
+    /// through relays, and eu-west-1 and ap-south-1 stream from us-east-1 through a third one;
+    /// us-east-2 streams from us-east-1 directly (same region). Silencing the three relays cuts
+    /// us-east from everything else while its own clients and replication go on.
+    static func cuttableEastView(_ paths: Paths) -> @Sendable ([String: Int]) throws -> [String: Int] {
+        { ports in
+            var view = ports
+            view["us-east-1"] = try paths.add("control-us-east-1", to: ports["us-east-1"]!)
+            view["us-east-2"] = try paths.add("control-us-east-2", to: ports["us-east-2"]!)
+            _ = try paths.add("replication-from-us-east", to: ports["us-east-1"]!)
+            return view
+        }
+    }
+
+    static let eastCut = ["control-us-east-1", "control-us-east-2", "replication-from-us-east"]
+
+    /// Points eu-west-1 and ap-south-1 at us-east-1 through the replication relay.
+    static func streamAcrossTheRelay(_ fixture: FailoverFixture, _ paths: Paths) async throws {
+        let relayPort = try #require(paths["replication-from-us-east"]).port
+        for standby in ["eu-west-1", "ap-south-1"] {
+            _ = try fixture.sql(
+                standby,
+                "alter system set primary_conninfo = 'host=127.0.0.1 port=\(relayPort) user=postgres "
+                    + "password=\(fixture.lab.password) application_name=\(standby)'")
+            _ = try fixture.sql(standby, "select pg_reload_conf()")
+        }
+        try await fixture.waitFor("eu-west-1 and ap-south-1 to stream through the relay", timeout: .seconds(20)) {
+            try ["eu-west-1", "ap-south-1"].allSatisfy { standby in
+                try fixture.sql(standby, "select sender_port from pg_stat_wal_receiver where status = 'streaming'")
+                    == String(relayPort)
+            }
+        }
+    }
+
+    /// Rows of `w` on `name`.
+    static func rows(_ fixture: FailoverFixture, on name: String) throws -> Set<Int> {
+        Set(try fixture.sql(name, "select id from w").split(separator: "\n").compactMap { Int($0) })
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func primaryRegionCutOffWithItsSynchronousStandbyIsNotFailedOver() async throws {
+        // ANY 1 (us-east-2, eu-west-1): us-east-1 can commit with us-east-2 alone, so once both
+        // are out of reach no other server is known to hold every acknowledged commit.
+        let paths = Paths()
+        defer { paths.stopAll() }
+        try await FailoverFixture.run(
+            synchronousStandbys: ["us-east-2", "eu-west-1"], synchronousCount: 1,
+            controlPlanePorts: Self.cuttableEastView(paths)
+        ) { fixture in
+            try await Self.streamAcrossTheRelay(fixture, paths)
+            _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
+            let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
+            let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
+            let writing = Task { await writer.run(for: .seconds(60)) }
+            try await Task.sleep(for: .seconds(1))
+
+            paths.silence(Self.eastCut)
+            try await fixture.waitFor("failover_blocked", timeout: .seconds(20)) {
+                fixture.events.contains(.failoverBlocked)
+            }
+            // Stay a while: the region's clients keep committing, and nothing may be promoted.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await fixture.service.history().isEmpty)
+            #expect(try fixture.sql("eu-west-1", "select pg_is_in_recovery()") == "t")
+            let blocked = try #require(fixture.events.all.last { $0.kind == .failoverBlocked })
+            #expect(blocked.facts["reason"]?.contains("us-east-2") == true, "\(blocked.facts)")
+
+            writer.stop()
+            let acknowledged = await writing.value
+            paths.restore(Self.eastCut)
+            #expect(acknowledged.count > 10, "the cut-off region's clients kept committing")
+            let held = try Self.rows(fixture, on: "us-east-1")
+            #expect(Set(acknowledged).subtracting(held).isEmpty, "acknowledged rows missing on the only primary")
+            #expect(fixture.writableServers() == ["us-east-1"])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func primaryRegionCutOffFailsOverWithoutLosingAnAcknowledgedCommit() async throws {
+        // ANY 2 (us-east-2, eu-west-1, ap-south-1): us-east-1 cannot commit with us-east-2 alone,
+        // so the other regions hold every acknowledged commit and may take over.
+        let paths = Paths()
+        defer { paths.stopAll() }
+        try await FailoverFixture.run(controlPlanePorts: Self.cuttableEastView(paths)) { fixture in
+            try await Self.streamAcrossTheRelay(fixture, paths)
+            _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
+            let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
+            let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
+            let writing = Task { await writer.run(for: .seconds(60)) }
+            try await Task.sleep(for: .seconds(1))
+
+            paths.silence(Self.eastCut)
+            let record = try await fixture.waitForOperation(timeout: .seconds(30))
+            #expect(record.status == "completed", "\(record.error ?? "")")
+            let newPrimary = try #require(record.newPrimary)
+            #expect(["eu-west-1", "ap-south-1"].contains(newPrimary))
+
+            // The region comes back: its old primary is fenced, its clients' commits never acknowledged.
+            try await Task.sleep(for: .seconds(1))
+            paths.restore(Self.eastCut)
+            try await fixture.waitFor("the returned old primary to be fenced", timeout: .seconds(20)) {
+                fixture.events.contains(.oldPrimaryReturned)
+            }
+            writer.stop()
+            let acknowledged = await writing.value
+            #expect(acknowledged.count > 10)
+            let held = try Self.rows(fixture, on: newPrimary)
+            let lost = Set(acknowledged).subtracting(held)
+            #expect(lost.isEmpty, "\(lost.count) acknowledged rows are not on the new primary \(newPrimary)")
+            #expect(fixture.writableServers() == [newPrimary])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aRequestedFailoverDoesNotWaitForTheMonitorsThreads() async throws {
+        try await FailoverFixture.run { fixture in
+            // Every thread of the monitor's pool busy for 8 s, as when many endpoints hang or the
+            // machine is starved: the flow's own probes and statements must still get through.
+            let busy = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<PostgresThreadPool.numberOfThreads {
+                        group.addTask { _ = try? await PostgresThreadPool.shared.runIfActive { usleep(8_000_000) } }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let record = try await fixture.service.switchover(region: "eu-west", requestedBy: "test")
+            #expect(record.status == "completed", "\(record.error ?? "")")
+            #expect(record.newPrimary == "eu-west-1")
+            await busy.value
+        }
+    }
+}
