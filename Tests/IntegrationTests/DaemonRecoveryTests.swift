@@ -104,4 +104,78 @@ import Testing
             #expect(writable == ["us-east-2"])
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func daemonKilledAfterSendingThePromotionNeverPromotesASecondServer() async throws {
+        try await FailoverFixture.run(startControlPlane: false) { fixture in
+            let directory = fixture.lab.baseDirectory + "/daemon"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let config = directory + "/cluster.yaml"
+            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
+            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
+            let state = directory + "/state.sqlite"
+            let log = directory + "/failoverd.log"
+
+            // Killed after pg_promote went out and before the journal says it finished.
+            let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: "promotion:sent")
+            defer { Self.stop(first) }
+            let store = try StateStore(path: state)
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+                try await store.control("write_target") == "us-east-1"
+            }
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(20)) {
+                !first.isRunning
+            }
+            let interrupted = try #require(try await store.operationsInProgress().first)
+            let journal = try await store.journal(operationID: interrupted.id)
+            #expect(
+                journal.contains { $0.step == "promotion" && $0.phase == "started" && $0.detail.contains("us-east-2") })
+            #expect(!journal.contains { $0.step == "promotion" && $0.phase == "finished" })
+
+            let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            defer { Self.stop(second) }
+            // The candidate became a primary: that promotion is final and completed on restart.
+            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(15)) {
+                let routed = try await store.control("write_target") == "us-east-2"
+                let closed = try await store.operationsInProgress().isEmpty
+                return routed && closed
+            }
+            // Stay a while: the restarted daemon must not start another failover (a second primary).
+            try await Task.sleep(for: .seconds(3))
+            #expect(fixture.writableServers() == ["us-east-2"])
+            let records = try await store.operations(limit: 10)
+            #expect(records.count == 1, "one operation only")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aSecondDaemonOnTheSameStateFileRefusesToStart() async throws {
+        try await FailoverFixture.run(startControlPlane: false) { fixture in
+            let directory = fixture.lab.baseDirectory + "/daemon"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let config = directory + "/cluster.yaml"
+            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
+            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
+            let state = directory + "/state.sqlite"
+            let first = try Self.startDaemon(
+                config: config, state: state, log: directory + "/first.log", faultPoint: nil)
+            defer { Self.stop(first) }
+            let store = try StateStore(path: state)
+            try await fixture.waitFor("the first daemon to adopt us-east-1", timeout: .seconds(15)) {
+                try await store.control("write_target") == "us-east-1"
+            }
+            let secondLog = directory + "/second.log"
+            let second = try Self.startDaemon(
+                config: config, state: state, log: secondLog, faultPoint: nil,
+                environment: ["FAILOVER_API_LISTEN_UNUSED": "1"])
+            defer { Self.stop(second) }
+            try await fixture.waitFor("the second daemon to exit", timeout: .seconds(10)) { !second.isRunning }
+            #expect(second.terminationStatus == 1)
+            let output = try String(contentsOfFile: secondLog, encoding: .utf8)
+            #expect(
+                output.contains("another failoverd (pid \(first.processIdentifier)) uses the state store"), "\(output)")
+            #expect(first.isRunning)
+        }
+    }
 }

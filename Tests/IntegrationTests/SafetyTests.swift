@@ -168,3 +168,77 @@ import Topology
         }
     }
 }
+
+/// The state store's disk full under a running daemon: no failover may promote without its journal.
+@Suite(.serialized) struct StateStoreFaultTests {
+    /// A 16 MB tmpfs that the test can fill up; root only. (A remount read-only is refused while the
+    /// store has its files open for writing, so a full disk stands for a disk that takes no writes.)
+    final class ScratchMount: Sendable {
+        let path: String
+
+        init() throws {
+            guard getuid() == 0 else {
+                Issue.record("this test needs root (it mounts a tmpfs to fill the state store's disk)")
+                throw CancellationError()
+            }
+            path =
+                FileManager.default.temporaryDirectory.appendingPathComponent("failover-ro-\(UUID().uuidString)")
+                .path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try Self.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", path])
+        }
+
+        var filler: String { path + "/filler" }
+
+        /// Writes a file until the file system has no space left.
+        func fill() throws {
+            try? Self.run(["dd", "if=/dev/zero", "of=\(filler)", "bs=64k", "status=none"])
+        }
+
+        func free() throws {
+            try FileManager.default.removeItem(atPath: filler)
+        }
+
+        func unmount() {
+            try? Self.run(["umount", "-l", path])
+            try? FileManager.default.removeItem(atPath: path)
+        }
+
+        static func run(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw POSIXError(
+                    .EIO, userInfo: [NSLocalizedDescriptionKey: "\(arguments.joined(separator: " ")) failed"])
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aFullStateStoreDiskStopsTheFailoverBeforePromotion() async throws {
+        let mount = try ScratchMount()
+        defer { mount.unmount() }
+        try await FailoverFixture.run(stateDirectory: mount.path) { fixture in
+            try mount.fill()
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            try await fixture.waitFor("a failed attempt", timeout: .seconds(20)) {
+                fixture.events.contains(.failoverFailed)
+            }
+            let failed = try #require(fixture.events.all.first { $0.kind == .failoverFailed })
+            #expect(failed.facts["error"]?.contains("state store") == true, "\(failed.facts)")
+            // Nothing was promoted while the journal could not be written.
+            for standby in ["us-east-2", "eu-west-1", "ap-south-1"] {
+                #expect(try fixture.sql(standby, "select pg_is_in_recovery()") == "t")
+            }
+            // The disk comes back: the next attempt fails over, journaled.
+            try mount.free()
+            try await fixture.waitFor("the failover after the disk came back", timeout: .seconds(30)) {
+                fixture.events.contains(.failoverCompleted)
+            }
+            #expect(fixture.writableServers() == ["us-east-2"])
+        }
+    }
+}

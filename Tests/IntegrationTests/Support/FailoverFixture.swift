@@ -74,6 +74,7 @@ struct FailoverFixture {
         extra: String = "",
         synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"],
         synchronousCount: Int = 2,
+        stateDirectory: String? = nil,
         controlPlanePorts: (@Sendable ([String: Int]) throws -> [String: Int])? = nil,
         startControlPlane: Bool = true,
         _ body: (FailoverFixture) async throws -> T
@@ -93,7 +94,7 @@ struct FailoverFixture {
                     ports: viewPorts, synchronous: synchronous, maxLag: maxLag, extra: extra,
                     synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount),
                 file: "test.yaml", environment: [:])
-            let statePath = lab.baseDirectory + "/control/state.sqlite"
+            let statePath = (stateDirectory ?? lab.baseDirectory + "/control") + "/state.sqlite"
             let store = try StateStore(path: statePath)
             var logger = Logger(label: "test.failover")
             logger.logLevel =
