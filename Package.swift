@@ -151,7 +151,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.copy("openapi.json")],
             swiftSettings: ownTargetSettings
         ),
         .executableTarget(

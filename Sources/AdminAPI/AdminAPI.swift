@@ -116,10 +116,7 @@ public struct AdminAPI: Service {
 
     /// The checked-in OpenAPI 3.1 document served at `/openapi.json`.
     public static var openAPIDocument: Data {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
-            let data = try? Data(contentsOf: url)
-        else { return Data("{}".utf8) }
-        return data
+        Data(OpenAPIDocument.json.utf8)
     }
 }
 

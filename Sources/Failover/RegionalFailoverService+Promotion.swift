@@ -95,7 +95,7 @@ extension RegionalFailoverService {
             let commandResult = await step(&record, "fencing_command") {
                 try await HookRunner.run(
                     command, placeholders: placeholders(old: oldPrimary, new: firstChoice),
-                    timeout: settings.hookTimeout)
+                    timeout: settings.hookTimeout, secrets: commandSecrets)
             }
             if case .failure(let error) = commandResult, !fencedBySQL, isAsynchronous(context),
                 !settings.allowUnfencedPromotion

@@ -223,7 +223,8 @@ public actor RegionalFailoverService: Service {
         do {
             output =
                 try await HookRunner.run(
-                    command, placeholders: placeholders(old: endpoint, new: primary), timeout: settings.hookTimeout)[
+                    command, placeholders: placeholders(old: endpoint, new: primary), timeout: settings.hookTimeout,
+                    secrets: commandSecrets)[
                     "output"] ?? ""
         } catch {
             logger.error("rejoin failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
@@ -639,7 +640,7 @@ public actor RegionalFailoverService: Service {
                 do {
                     let output = try await HookRunner.run(
                         hook, placeholders: placeholders(old: oldPrimary, new: newPrimary),
-                        timeout: settings.hookTimeout)
+                        timeout: settings.hookTimeout, secrets: commandSecrets)
                     facts["hook_\(index)"] = output["output"] ?? ""
                 } catch {
                     facts["hook_\(index)_error"] = "\(error)"
@@ -674,8 +675,9 @@ public actor RegionalFailoverService: Service {
         if kind == .switchover, let command = settings.rejoinCommand {
             let rejoined = await step(&record, "rejoin") {
                 try await HookRunner.run(
-                    command, placeholders: placeholders(old: oldPrimary, new: newPrimary), timeout: settings.hookTimeout
-                )
+                    command, placeholders: placeholders(old: oldPrimary, new: newPrimary),
+                    timeout: settings.hookTimeout,
+                    secrets: commandSecrets)
             }
             if case .success = rejoined {
                 fenced.remove(oldPrimary)
@@ -996,6 +998,9 @@ public actor RegionalFailoverService: Service {
             "new_host": newEndpoint?.host ?? "", "new_port": newEndpoint.map { String($0.port) } ?? "",
         ]
     }
+
+    /// Values a command's output must never carry into the journal or the API.
+    var commandSecrets: [String] { [topology.connection.password?.reveal()].compactMap(\.self) }
 
     static let encoder = OperationRecord.encoder()
 

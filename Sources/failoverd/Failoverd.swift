@@ -48,6 +48,11 @@ struct DaemonCommand: AsyncParsableCommand {
             """
     )
 
+    /// How long a graceful stop may take before the services are cancelled.
+    static let gracefulShutdownBound: Duration = .seconds(15)
+    /// How long cancelled services get before the process ends regardless.
+    static let cancellationBound: Duration = .seconds(5)
+
     @Option(help: "Cluster file (YAML).")
     var config = "regions/lab.yaml"
 
@@ -131,15 +136,21 @@ struct DaemonCommand: AsyncParsableCommand {
             metadata: [
                 "cluster": "\(topology.name)", "endpoints": "\(topology.allEndpoints.count)", "state": "\(state)",
             ])
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: events), .init(service: monitor), .init(service: service),
-                    .init(service: reloader), .init(service: api),
-                ] + (alertPipeline.map { [.init(service: $0)] } ?? []) + (proxy.map { [.init(service: $0)] } ?? []),
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: events), .init(service: monitor), .init(service: service),
+                .init(service: reloader), .init(service: api),
+            ] + (alertPipeline.map { [.init(service: $0)] } ?? []) + (proxy.map { [.init(service: $0)] } ?? []),
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        // A graceful stop waits for the running step, open HTTP streams (a proxy following
+        // /api/routing/watch never ends its request) and the outbox; past these bounds, well inside
+        // systemd's TimeoutStopSec=60, everything is cancelled (a running command is killed with its
+        // process group) and the process ends.
+        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownBound
+        configuration.maximumCancellationDuration = Self.cancellationBound
+        try await ServiceGroup(configuration: configuration).run()
+        logger.notice("failoverd stopped")
     }
 }
 
