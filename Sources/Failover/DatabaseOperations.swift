@@ -198,15 +198,15 @@ struct DatabaseOperations: Sendable {
         return Set(result?.rows.compactMap { $0.string("application_name") } ?? [])
     }
 
-    /// A `primary_conninfo` for streaming from `upstream`; holds the password, so it never leaves
-    /// this type except into a statement sent to the server.
-    private func conninfo(for upstream: String, applicationName: String) throws(FailoverError) -> String {
+    /// A `primary_conninfo` for streaming from `upstream`. Never with a password: it would be
+    /// written into the standby's `postgresql.auto.conf`. The standby's WAL receiver finds it in the
+    /// server user's passfile (`~postgres/.pgpass`, or `PGPASSFILE` in the server's environment).
+    func conninfo(for upstream: String, applicationName: String) throws(FailoverError) -> String {
         let target = try configuration(upstream)
-        var pairs = [
+        let pairs = [
             ("host", target.host), ("port", String(target.port)), ("user", target.user),
             ("application_name", applicationName), ("sslmode", target.sslMode),
         ]
-        if let password = target.password { pairs.append(("password", password)) }
         return pairs.map { "\($0)=\(conninfoValue($1))" }.joined(separator: " ")
     }
 

@@ -149,6 +149,7 @@ public final class LabCluster: Sendable {
         let cluster = LabCluster(
             baseDirectory: base, options: options, removesDirectory: options.baseDirectory == nil, nodes: [])
         do {
+            try cluster.writePassFile()
             for spec in ordered { try cluster.create(spec) }
             for node in cluster.nodes where node.upstream != nil {
                 try cluster.waitUntilStreaming(node, timeout: .seconds(30))
@@ -261,6 +262,25 @@ public final class LabCluster: Sendable {
 
     private var binDirectory: String { options.binDirectory }
 
+    /// The lab's password file (`*:*:*:postgres:PASSWORD`, mode 0600, owned by the server user).
+    /// Servers, `pg_basebackup` and `pg_rewind` find the password there, so that no configuration
+    /// file the lab or the control plane writes (`primary_conninfo`) ever holds it, as a production
+    /// standby reads it from `~postgres/.pgpass`.
+    public var passFile: String { "\(baseDirectory)/pgpass" }
+
+    /// The environment of every server process and server tool: the passfile, never the password.
+    private var serverEnvironment: [String: String] { ["PGPASSFILE": passFile] }
+
+    private func writePassFile() throws(LabError) {
+        let escaped = password.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+        guard
+            FileManager.default.createFile(
+                atPath: passFile, contents: Data("*:*:*:\(user):\(escaped)\n".utf8),
+                attributes: [.posixPermissions: 0o600])
+        else { throw .command("configure", "cannot write \(passFile)") }
+        try Processes.giveToServerUser(passFile)
+    }
+
     private func create(_ spec: LabNodeSpec) throws(LabError) {
         let dataDirectory = "\(baseDirectory)/\(spec.name)"
         let logPath = "\(baseDirectory)/\(spec.name).log"
@@ -273,7 +293,7 @@ public final class LabCluster: Sendable {
                     "-h", upstream.host, "-p", String(upstream.port), "-U", user, "-D", dataDirectory,
                     "-R", "-X", "stream", "-c", "fast", "--no-sync",
                 ],
-                environment: ["PGPASSWORD": password], logPath: logPath, timeout: .seconds(120))
+                environment: serverEnvironment, logPath: logPath, timeout: .seconds(120))
         } else {
             let passwordFile = "\(baseDirectory)/.pwfile"
             _ = FileManager.default.createFile(
@@ -290,7 +310,8 @@ public final class LabCluster: Sendable {
                 logPath: logPath, timeout: .seconds(120))
         }
         try appendSettings(for: spec, dataDirectory: dataDirectory)
-        let pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", dataDirectory], logPath: logPath)
+        let pid = try Processes.spawn(
+            "\(binDirectory)/postgres", ["-D", dataDirectory], environment: serverEnvironment, logPath: logPath)
         let node = LabNode(
             name: spec.name, region: spec.region, host: "127.0.0.1", port: spec.port, upstream: spec.upstream,
             pid: pid, dataDirectory: dataDirectory, logPath: logPath)
@@ -328,9 +349,10 @@ public final class LabCluster: Sendable {
             "default_transaction_read_only = off",
         ]
         if let upstream = spec.upstream.map(node) {
+            // No password here: the server's WAL receiver reads it from the lab's passfile.
             settings.append(
                 "primary_conninfo = 'host=\(upstream.host) port=\(upstream.port) user=\(user) "
-                    + "password=\(password) application_name=\(spec.name)'")
+                    + "application_name=\(spec.name)'")
         }
         // postgresql.auto.conf is read last: these win over what initdb or pg_basebackup -R wrote.
         let path = "\(dataDirectory)/postgresql.auto.conf"
@@ -408,7 +430,7 @@ public final class LabCluster: Sendable {
                 "--target-pgdata=\(node.dataDirectory)",
                 "--source-server=host=\(upstream.host) port=\(upstream.port) user=\(user) dbname=postgres",
             ],
-            environment: ["PGPASSWORD": password], logPath: node.logPath, timeout: .seconds(120))
+            environment: serverEnvironment, logPath: node.logPath, timeout: .seconds(120))
         let signal = "\(node.dataDirectory)/standby.signal"
         _ = FileManager.default.createFile(atPath: signal, contents: Data())
         try Processes.giveToServerUser(signal)
@@ -423,7 +445,9 @@ public final class LabCluster: Sendable {
     /// Starts `node`'s postmaster and records its new PID.
     private func relaunch(_ node: LabNode) throws(LabError) {
         var node = node
-        node.pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", node.dataDirectory], logPath: node.logPath)
+        node.pid = try Processes.spawn(
+            "\(binDirectory)/postgres", ["-D", node.dataDirectory], environment: serverEnvironment,
+            logPath: node.logPath)
         let updated = node
         running.withLock { nodes in
             if let index = nodes.firstIndex(where: { $0.name == updated.name }) { nodes[index] = updated }

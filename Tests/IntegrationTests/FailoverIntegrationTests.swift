@@ -48,6 +48,15 @@ import Topology
             }
             #expect(fixture.events.contains(.failoverTriggered))
             #expect(fixture.events.contains(.failoverCompleted))
+            // The re-pointed standbys stream without a password in their configuration files.
+            for node in fixture.lab.nodes {
+                let files = ["postgresql.auto.conf", "postgresql.conf"].map { "\(node.dataDirectory)/\($0)" }
+                for file in files {
+                    let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+                    // (The lab's directory name contains the password's words, so look for the key.)
+                    #expect(!text.contains("password="), "\(file) holds a password")
+                }
+            }
             // Journaled before and after each step.
             let journal = try await fixture.store.journal(operationID: record.id)
             #expect(journal.filter { $0.step == "promotion" }.map(\.phase) == ["started", "finished"])
