@@ -230,7 +230,9 @@ final class ProxyCore: Sendable {
     }
 
     /// Takes a newer table; closes read-write connections to an endpoint that is no longer the
-    /// primary, and any connection to a fenced endpoint.
+    /// primary, every read-write connection while writes are paused (a failover has begun: a hung
+    /// primary that resumes must not commit through a session opened before), and any connection
+    /// to a fenced endpoint.
     func apply(_ table: RoutingTable) {
         let (accepted, toClose, previous) = state.withLock { state -> (Bool, [any Channel], RoutingTable) in
             let previous = state.table
@@ -241,8 +243,7 @@ final class ProxyCore: Sendable {
             var toClose: [any Channel] = []
             for (id, connection) in state.connections {
                 let name = state.router.endpoints[connection.endpoint].name
-                let oldPrimary = connection.kind == .write && table.writeTarget != nil && name != table.writeTarget
-                if oldPrimary || table.fenced.contains(name) {
+                if !Self.allows(table, kind: connection.kind, endpoint: name) {
                     toClose.append(connection.client)
                     state.connections[id] = nil
                     state.router.connectionCount(connection.endpoint, delta: -1)
@@ -267,6 +268,14 @@ final class ProxyCore: Sendable {
         for channel in toClose {
             channel.close(promise: nil)
         }
+    }
+
+    /// Whether a connection of `kind` to `endpoint` may stay open under `table`.
+    static func allows(_ table: RoutingTable, kind: RouteRequest.Kind, endpoint: String) -> Bool {
+        if table.fenced.contains(endpoint) { return false }
+        guard kind == .write else { return true }
+        if table.writesPaused { return false }
+        return table.writeTarget == nil || table.writeTarget == endpoint
     }
 
     func controlStreamEnded() {
@@ -422,8 +431,14 @@ final class ProxyCore: Sendable {
             do {
                 let server = try await connect(target, on: client.eventLoop)
                 record(target, success: true, took: clock.now - started)
-                await relay(client, server, target: target, kind: kind)
-                return
+                if await relay(client, server, target: target, kind: kind) { return }
+                // The table changed while connecting: this target is no longer allowed. Route again
+                // (a write is held until the new primary is known), a bounded number of times.
+                if attempts >= 20 {
+                    await refuse(client, sqlState: "08006", message: "the routing table kept changing; try again")
+                    return
+                }
+                continue
             } catch {
                 record(target, success: false, took: nil)
                 logger.warning(
@@ -486,25 +501,40 @@ final class ProxyCore: Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    /// Glues the two channels and waits until both are closed.
+    /// Glues the two channels and waits until both are closed. Returns false, having closed only
+    /// the server side, when the routing table that is current at registration no longer allows
+    /// this target: a table applied while the connection was being made never saw it, so the check
+    /// is made here, under the same lock as ``apply(_:)``.
     private func relay(
         _ client: any Channel, _ server: any Channel, target: RouteDecision.Target, kind: RouteRequest.Kind
     )
-        async
+        async -> Bool
     {
-        let id = state.withLock { state -> UInt64? in
-            guard !state.closing else {
-                return nil
-            }
+        enum Registration {
+            case registered(UInt64)
+            case stale, closing
+        }
+        let registration = state.withLock { state -> Registration in
+            guard !state.closing else { return .closing }
+            let name = state.router.endpoints[target.index].name
+            guard Self.allows(state.table, kind: kind, endpoint: name) else { return .stale }
             state.nextID += 1
             state.connections[state.nextID] = Connection(kind: kind, endpoint: target.index, client: client)
             state.router.connectionCount(target.index, delta: 1)
-            return state.nextID
+            return .registered(state.nextID)
         }
-        guard let id else {
+        let id: UInt64
+        switch registration {
+        case .registered(let registered):
+            id = registered
+        case .stale:
+            server.close(promise: nil)
+            state.withLock { $0.closedByRouting += 1 }
+            return false
+        case .closing:
             client.close(promise: nil)
             server.close(promise: nil)
-            return
+            return true
         }
         let counters = counters
         let glued = client.eventLoop.submit {
@@ -536,6 +566,7 @@ final class ProxyCore: Sendable {
                 state.router.connectionCount(target.index, delta: -1)
             }
         }
+        return true
     }
 
     private func refuseUnavailable(_ client: any Channel, decision: RouteDecision) async {

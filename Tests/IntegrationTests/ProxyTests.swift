@@ -173,6 +173,38 @@ import Topology
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func writeConnectionsAreClosedTheMomentWritesPause() async throws {
+        try await LabCluster.withCluster(Self.primaryAndStandby()) { lab in
+            try await Self.withProxy(lab) { harness in
+                let writer = try await harness.connect(harness.readWritePort)
+                defer { writer.close() }
+                _ = try await writer.query("create table paused_t(id int)", timeout: .seconds(5))
+                let reader = try await harness.connect(harness.readOnlyPort)
+                defer { reader.close() }
+
+                // A hung primary whose failover starts: writes pause before any new primary exists.
+                try lab.signalServer("pg-primary", SIGSTOP)
+                var resumed = false
+                defer { if !resumed { try? lab.signalServer("pg-primary", SIGCONT) } }
+                harness.tables.yield(Self.table(2, "pg-primary", paused: true))
+                _ = try await HealthMonitorTests.eventually(within: .seconds(5)) {
+                    harness.proxy.status().writesPaused
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                // The primary resumes: the session opened before the pause must not commit through it.
+                try lab.signalServer("pg-primary", SIGCONT)
+                resumed = true
+                await #expect(throws: PostgresError.self) {
+                    _ = try await writer.query("insert into paused_t values (1)", timeout: .seconds(3))
+                }
+                #expect(try lab.sql("pg-primary", "select count(*) from paused_t") == "0")
+                // Reads are not writes: the read-only session stays.
+                #expect(try await harness.inRecovery(reader) == true)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func connectionsToAnOldPrimaryAreClosedWhenTheWriteTargetMoves() async throws {
         try await LabCluster.withCluster(Self.primaryAndStandby()) { lab in
             try await Self.withProxy(lab) { harness in
