@@ -149,6 +149,31 @@ import Topology
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func aSwitchoverUnderSixteenWritersLosesNothing() async throws {
+        try await FailoverFixture.run { fixture in
+            _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
+            let ports = fixture.lab.nodes.map(\.port)
+            let writers = (0..<16).map {
+                ContinuousWriter(ports: ports, password: fixture.lab.password, firstID: $0 * 10_000_000 + 1)
+            }
+            let writing = writers.map { writer in Task { await writer.run(for: .seconds(60)) } }
+            try await Task.sleep(for: .seconds(2))
+            let record = try await fixture.service.switchover(region: "eu-west", requestedBy: "test")
+            #expect(record.status == "completed", "\(record.error ?? "")")
+            #expect(record.rpoBytes == 0)
+            try await Task.sleep(for: .seconds(1))
+            for writer in writers { writer.stop() }
+            var acknowledged: Set<Int> = []
+            for task in writing { acknowledged.formUnion(await task.value) }
+            #expect(acknowledged.count > 100)
+            let held = try Self.rows(fixture, on: "eu-west-1")
+            let lost = acknowledged.subtracting(held)
+            #expect(lost.isEmpty, "\(lost.count) acknowledged rows missing on eu-west-1")
+            #expect(fixture.writableServers() == ["eu-west-1"])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func aRequestedFailoverDoesNotWaitForTheMonitorsThreads() async throws {
         try await FailoverFixture.run { fixture in
             // Every thread of the monitor's pool busy for 8 s, as when many endpoints hang or the

@@ -9,10 +9,13 @@ final class ContinuousWriter: Sendable {
     private let ports: [Int]
     private let password: String
     private let stopped = Atomic<Bool>(false)
+    /// The first id this writer inserts: writers sharing a table take disjoint ranges.
+    private let firstID: Int
 
-    init(ports: [Int], password: String) {
+    init(ports: [Int], password: String, firstID: Int = 1) {
         self.ports = ports
         self.password = password
+        self.firstID = firstID
     }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
@@ -20,7 +23,7 @@ final class ContinuousWriter: Sendable {
     func run(for limit: Duration) async -> [Int] {
         let deadline = ContinuousClock.now + limit
         var acknowledged: [Int] = []
-        var next = 1
+        var next = firstID
         while !stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
             guard let connection = await writableConnection() else {
                 try? await Task.sleep(for: .milliseconds(50))
