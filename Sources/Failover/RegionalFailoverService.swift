@@ -67,6 +67,8 @@ public actor RegionalFailoverService: Service {
     /// The first state store write the running operation could not make: before a promotion it
     /// stops the operation, because an unjournaled promotion could not be recovered after a crash.
     var storeFailure: String?
+    /// Standbys whose `wal_receiver_timeout` was checked against `stream_staleness`.
+    var receiverTimeoutChecked: Set<String> = []
     /// The least time a standby gets to answer a confirmation probe, whatever its `probe_timeout`.
     static let confirmationTimeout: Duration = .seconds(1)
     /// A candidate whose promotion was sent but not confirmed (a timeout, a restart): it may
@@ -354,6 +356,7 @@ public actor RegionalFailoverService: Service {
         latest = snapshot
         notePrimaryPosition(snapshot)
         reportEndpointChanges(snapshot)
+        checkReceiverTimeouts(snapshot)
         // While an operation runs, its candidate becomes a primary before it is the write target:
         // it must not be fenced as a returning old primary.
         if running == nil {
@@ -481,6 +484,30 @@ public actor RegionalFailoverService: Service {
                 "stop \(oldPrimary) and fail over by hand (failoverctl failover --region REGION --force), or "
                     + "configure failover.fencing_command"
             )
+        }
+    }
+
+    /// Says once per standby when its `wal_receiver_timeout` makes detection unreliable: a standby
+    /// asks a silent upstream for a reply after half of it, so with a long timeout the last-message
+    /// age of a live primary's idle standby can pass `stream_staleness`, and that standby would
+    /// vote "lost stream" for a primary that is only cut off from the control plane.
+    func checkReceiverTimeouts(_ snapshot: HealthSnapshot) {
+        let staleness = settings.streamStaleness.seconds * 1000
+        for health in snapshot.endpoints where health.reachable && health.role == .standby {
+            guard let timeout = health.walReceiverTimeoutMilliseconds, !receiverTimeoutChecked.contains(health.endpoint)
+            else { continue }
+            receiverTimeoutChecked.insert(health.endpoint)
+            if timeout == 0 || timeout / 2 + 250 > staleness {
+                logger.warning(
+                    "wal_receiver_timeout too long for detection",
+                    metadata: [
+                        "endpoint": "\(health.endpoint)",
+                        "wal_receiver_timeout_ms": "\(Int(timeout))",
+                        "stream_staleness_ms": "\(Int(staleness))",
+                        "meaning":
+                            "an idle standby of a live primary may look as if it lost its stream, so a partition between the control plane and the primary could be taken for a dead primary; set wal_receiver_timeout to 2s (at most 2 x (stream_staleness - 250ms)) on this standby",
+                    ])
+            }
         }
     }
 

@@ -83,6 +83,9 @@ public enum CandidateSelector {
         fenced: Set<String> = []
     ) -> FailoverPlan {
         let oldRegion = topology.endpoint(named: oldPrimary)?.region
+        // Positions compare only on one timeline: a standby on another has not followed the old
+        // primary's history (or has diverged from it), whatever its LSN says.
+        let primaryTimeline = snapshot[endpoint: oldPrimary]?.primaryTimeline
         let regionRank = Dictionary(
             topology.regionsByPriority.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         let synchronous =
@@ -121,6 +124,7 @@ public enum CandidateSelector {
             if let reason = ineligibility(
                 health, endpoint: endpoint, force: force,
                 synchronousOnly: mode == .automatic ? synchronous : nil)
+                ?? timelineMismatch(health, primaryTimeline: primaryTimeline)
             {
                 rejected.append(Rejection(endpoint: health.endpoint, reason: reason))
                 continue
@@ -166,6 +170,7 @@ public enum CandidateSelector {
         // Never lose data to honour a preference: the most advanced reachable standby sets the bar.
         let reachableStandbys = snapshot.endpoints.filter {
             $0.endpoint != oldPrimary && $0.isHealthy && $0.role == .standby
+                && timelineMismatch($0, primaryTimeline: primaryTimeline) == nil
         }
         let mostAdvanced = reachableStandbys.max { ($0.walPosition ?? LSN(0)) < ($1.walPosition ?? LSN(0)) }
         var promotedLSN = best.lsn
@@ -221,6 +226,17 @@ public enum CandidateSelector {
                 "\(lag) bytes behind the old primary, more than max_lag_on_failover (\(endpoint.health.maxLagOnFailover))"
         }
         return nil
+    }
+
+    /// Why a standby whose WAL receiver is on another timeline than the old primary cannot be
+    /// compared with it (nor promoted, nor used to catch up); nil when the timelines match or
+    /// either is unknown.
+    static func timelineMismatch(_ health: EndpointHealth, primaryTimeline: Int?) -> String? {
+        guard let primaryTimeline, health.role == .standby, let timeline = health.walReceiver?.receivedTimeline,
+            timeline != primaryTimeline
+        else { return nil }
+        return "on timeline \(timeline) while the old primary is on timeline \(primaryTimeline): its WAL is not "
+            + "the old primary's history (a standby that has not followed, or has diverged)"
     }
 
     static func preferenceWords(_ preference: Int, region: String, oldRegion: String?, regions: Int) -> String {

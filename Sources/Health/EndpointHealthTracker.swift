@@ -115,6 +115,8 @@ public struct EndpointHealthTracker: Sendable, Equatable {
             state.replication = probe.replication
             state.replicationKnown = probe.replicationAnswered
             state.synchronousStandbyNames = probe.synchronousStandbyNames
+            state.primaryTimeline = probe.timeline
+            state.walReceiverTimeoutMilliseconds = probe.walReceiverTimeoutMilliseconds
             state.lastFailureRefused = false
             state.serverVersion = probe.serverVersion
         } else {

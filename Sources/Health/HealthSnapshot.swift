@@ -89,6 +89,16 @@ public struct EndpointHealth: Sendable, Equatable {
     public var replicationKnown: Bool
     /// `synchronous_standby_names` at the last successful probe (empty: asynchronous).
     public var synchronousStandbyNames: String?
+    /// Primary: its timeline at the last successful probe.
+    public var primaryTimeline: Int?
+    /// `wal_receiver_timeout` in milliseconds at the last successful probe.
+    public var walReceiverTimeoutMilliseconds: Double?
+
+    /// The timeline this endpoint is on, when known: a primary's own, a standby's WAL receiver's
+    /// `received_tli` (unknown while it has no receiver).
+    public var timeline: Int? {
+        role == .primary ? primaryTimeline : walReceiver?.receivedTimeline
+    }
     public var serverVersion: Int?
 
     public var latencyLevel: HealthLevel

@@ -187,24 +187,36 @@ public final class LabCluster: Sendable {
 
     /// Free TCP ports on 127.0.0.1, as the kernel hands them out for port 0.
     public static func freePorts(_ count: Int) throws(LabError) -> [Int] {
+        // Below the kernel's range for outgoing connections: a port from that range (what binding
+        // port 0 hands out) can be taken as the source port of any client connection between now
+        // and the moment the server binds it, and the lab then fails to start.
+        let low = ephemeralRangeStart()
+        let candidates = Array(Self.freePortFloor..<max(Self.freePortFloor + count, low))
         var ports: [Int] = []
-        var sockets: [Int32] = []
-        defer { for fd in sockets { close(fd) } }
-        while ports.count < count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw .command("socket", String(cString: strerror(errno))) }
-            sockets.append(fd)
-            var address = loopback(port: 0)
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-                }
+        for _ in 0..<(candidates.count * 2) where ports.count < count {
+            guard let port = candidates.randomElement() else { break }
+            let claimed = handedOut.withLock { taken in
+                taken.contains(port) || (25431...25435).contains(port) ? false : taken.insert(port).inserted
             }
-            guard bound else { throw .command("bind", String(cString: strerror(errno))) }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+            guard claimed else { continue }
+            if portIsFree(port) { ports.append(port) }
+        }
+        guard ports.count == count else {
+            throw .command(
+                "free ports", "found only \(ports.count) of \(count) free ports in \(candidates.first ?? 0)..<\(low)")
         }
         return ports
+    }
+
+    /// The lowest port `freePorts` hands out.
+    static let freePortFloor = 20000
+    /// Ports handed out by this process: never twice, so tests running side by side never collide.
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// The first port of `net.ipv4.ip_local_port_range` (32768 when it cannot be read).
+    static func ephemeralRangeStart() -> Int {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
     }
 
     /// True when nothing listens on 127.0.0.1:`port` (a bind succeeds).

@@ -147,6 +147,11 @@ public struct EndpointProbe: Sendable {
     public var replicationAnswered: Bool
     /// `synchronous_standby_names` as the server has it now (empty: asynchronous commits).
     public var synchronousStandbyNames: String?
+    /// A primary's timeline (from the name of its current WAL file); nil on a standby, whose
+    /// timeline is its WAL receiver's `received_tli`.
+    public var timeline: Int?
+    /// `wal_receiver_timeout` in milliseconds (0: disabled).
+    public var walReceiverTimeoutMilliseconds: Double?
 
     /// An empty probe result for `endpoint`, not reachable.
     public init(endpoint: String) {
@@ -166,6 +171,8 @@ public struct EndpointProbe: Sendable {
         self.walReceiver = nil
         self.replicationAnswered = false
         self.synchronousStandbyNames = nil
+        self.timeline = nil
+        self.walReceiverTimeoutMilliseconds = nil
     }
 
     /// Connects afresh, probes, and closes, all within `timeout`.
@@ -211,7 +218,10 @@ public struct EndpointProbe: Sendable {
                pg_last_wal_replay_lsn()::text as replay_lsn,
                extract(epoch from pg_last_xact_replay_timestamp())::float8 as last_replay,
                extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as replay_age,
-               current_setting('synchronous_standby_names') as synchronous_standby_names
+               current_setting('synchronous_standby_names') as synchronous_standby_names,
+               case when pg_is_in_recovery() then null
+                    else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end as timeline,
+               (select setting::float8 from pg_settings where name = 'wal_receiver_timeout') as receiver_timeout
         """
 
     private static let replicationQuery = """
@@ -262,6 +272,8 @@ public struct EndpointProbe: Sendable {
             probe.replayLSN = row.lsn("replay_lsn")
             probe.lastReplayTimestamp = row.double("last_replay")
             probe.synchronousStandbyNames = row.string("synchronous_standby_names")
+            probe.timeline = row.int("timeline").map { Int($0) }
+            probe.walReceiverTimeoutMilliseconds = row.double("receiver_timeout")
             if inRecovery {
                 if probe.receiveLSN == nil || probe.receiveLSN == probe.replayLSN {
                     probe.replicationLagSeconds = 0

@@ -461,4 +461,32 @@ import Topology
         #expect(plan.synchronousStandbyNames == nil)
         #expect(plan.reasons == ["no standby qualifies"])
     }
+
+    // MARK: Timelines
+
+    @Test func aStandbyOnAnotherTimelineIsNeitherCandidateNorCatchUpSource() throws {
+        var cluster = try Cluster.synchronous()
+        cluster["us-east-1"].primaryTimeline = 1
+        cluster.down("us-east-1")
+        // us-east-2 is the most advanced by LSN, but on another timeline: its bytes are not the
+        // old primary's history.
+        cluster.position("us-east-2", behind: 0x10)
+        cluster["us-east-2"].walReceiver?.receivedTimeline = 2
+        cluster.position("eu-west-1", behind: 0x200)
+        let plan = plan(cluster)
+        #expect(plan.candidate == "eu-west-1")
+        #expect(plan.catchUpFrom == nil || plan.catchUpFrom != "us-east-2")
+        #expect(
+            plan.rejected.contains {
+                $0.endpoint == "us-east-2"
+                    && $0.reason.hasPrefix("on timeline 2 while the old primary is on timeline 1")
+            })
+    }
+
+    @Test func anUnknownTimelineIsNoReasonToReject() throws {
+        var cluster = try Cluster.synchronous()
+        cluster.down("us-east-1")
+        cluster["us-east-2"].walReceiver?.receivedTimeline = 7
+        #expect(plan(cluster).candidate == "us-east-2")
+    }
 }
