@@ -426,14 +426,21 @@ extension AdminRoutes {
         do {
             _ = try await connection.query("BEGIN TRANSACTION READ ONLY", timeout: .seconds(2))
             _ = try await connection.query("SET LOCAL statement_timeout = 2000", timeout: .seconds(2))
+            // An operator's text is planned with the rights of a role that can read and nothing
+            // more, never the control plane's own (often a superuser): planning may evaluate
+            // functions. The control plane's user must be a member (docs/api.md gives the GRANT).
+            _ = try await connection.query("SET LOCAL ROLE pg_read_all_data", timeout: .seconds(2))
             let result = try await connection.query("EXPLAIN " + sql, timeout: .seconds(3))
             _ = try? await connection.query("ROLLBACK", timeout: .seconds(2))
             let plan = result.rows.compactMap { $0.string(0) }.joined(separator: "\n")
             return JSONBody.response(AnalyzeResponse(endpoint: endpoint.name, plan: plan))
         } catch {
+            // Generic: the server's message may quote data or the schema to a caller who only
+            // asked for a plan. The SQLSTATE says what kind of problem it was.
             let reason =
                 error.kind == .queryTimeout
-                ? "planning took longer than the limit" : error.message
+                ? "planning took longer than the limit"
+                : "the statement could not be explained" + (error.sqlState.map { " (SQLSTATE \($0))" } ?? "")
             throw APIError.badRequest("sql", reason)
         }
     }

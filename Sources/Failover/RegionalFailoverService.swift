@@ -67,6 +67,8 @@ public actor RegionalFailoverService: Service {
     /// The first state store write the running operation could not make: before a promotion it
     /// stops the operation, because an unjournaled promotion could not be recovered after a crash.
     var storeFailure: String?
+    /// Whether the stored write target was compared with what the servers say since this start.
+    var writeTargetReconciled = false
     /// Standbys whose `wal_receiver_timeout` was checked against `stream_staleness`.
     var receiverTimeoutChecked: Set<String> = []
     /// The least time a standby gets to answer a confirmation probe, whatever its `probe_timeout`.
@@ -357,6 +359,15 @@ public actor RegionalFailoverService: Service {
         notePrimaryPosition(snapshot)
         reportEndpointChanges(snapshot)
         checkReceiverTimeouts(snapshot)
+        // After a restart, nothing is fenced or decided before the stored write target has been
+        // compared with what every server says.
+        if writeTarget != nil && !writeTargetReconciled {
+            await reconcileWriteTarget(snapshot)
+            guard writeTargetReconciled else {
+                refreshState()
+                return
+            }
+        }
         // While an operation runs, its candidate becomes a primary before it is the write target:
         // it must not be fenced as a returning old primary.
         if running == nil {
@@ -954,6 +965,33 @@ public actor RegionalFailoverService: Service {
         try? await store.setControl("write_target", primary.endpoint)
         publishRouting()
         logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
+    }
+
+    /// After a restart, the stored write target against what the servers report: a stored target
+    /// that answers as a standby while exactly one other, unfenced server is a primary was replaced
+    /// while this daemon was away (by an operator, or a promotion it could not confirm). Route to
+    /// the primary that exists rather than to a standby; anything less clear is left to an operator.
+    func reconcileWriteTarget(_ snapshot: HealthSnapshot) async {
+        guard running == nil, let stored = writeTarget, let health = snapshot[endpoint: stored] else { return }
+        // Every server probed at least once since this start (answering or not): only then is "the
+        // one other primary" known.
+        guard snapshot.endpoints.allSatisfy({ $0.lastProbeAt != nil }) else { return }
+        writeTargetReconciled = true
+        guard health.reachable else { return }
+        guard health.role == .standby else { return }
+        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+        guard primaries.count == 1, let primary = primaries.first else {
+            logger.critical(
+                "the stored write target is a standby and no single other primary answers; an operator must act",
+                metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
+            return
+        }
+        writeTarget = primary.endpoint
+        try? await store.setControl("write_target", primary.endpoint)
+        publishRouting()
+        logger.warning(
+            "stored write target is a standby; routing to the one primary",
+            metadata: ["stored": "\(stored)", "endpoint": "\(primary.endpoint)"])
     }
 
     func notePrimaryPosition(_ snapshot: HealthSnapshot) {

@@ -149,6 +149,14 @@ struct CapturingLogHandler: LogHandler {
                     "/api/database/analyze-query", token: Self.operatorToken, json: #"{"sql": "select 1"}"#)
                 #expect(explained.status == 200, "\(explained.text)")
                 #expect((explained.object["plan"] as? String)?.contains("Result") == true)
+                // Planned as a role without superuser: a superuser-only function is refused, and
+                // the answer is generic (a SQLSTATE, not the server's message).
+                let privileged = try await client.post(
+                    "/api/database/analyze-query", token: Self.operatorToken,
+                    json: #"{"sql": "select pg_read_file('postgresql.conf')"}"#)
+                #expect(privileged.status == 400, "\(privileged.text)")
+                #expect(privileged.text.contains("could not be explained (SQLSTATE 42501)"), "\(privileged.text)")
+                #expect(!privileged.text.contains("permission denied"), "\(privileged.text)")
 
                 // Bad input: 400 naming the field; unknown routes: 404; always the JSON error shape.
                 let bad: [(String, String, String?, String)] = [

@@ -178,4 +178,35 @@ import Testing
             #expect(first.isRunning)
         }
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aRestartedDaemonRoutesToThePrimaryThatExistsNotToAStoredStandby() async throws {
+        try await FailoverFixture.run(startControlPlane: false) { fixture in
+            let directory = fixture.lab.baseDirectory + "/daemon"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let config = directory + "/cluster.yaml"
+            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
+            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
+            let state = directory + "/state.sqlite"
+            let log = directory + "/failoverd.log"
+            let store = try StateStore(path: state)
+            let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+                try await store.control("write_target") == "us-east-1"
+            }
+            Self.stop(first)
+
+            // While the daemon is away, an operator moves the primary by hand.
+            _ = try fixture.sql("eu-west-1", "select pg_promote(wait => true)")
+            try fixture.lab.rejoin("us-east-1", upstream: "eu-west-1")
+            #expect(try fixture.sql("us-east-1", "select pg_is_in_recovery()") == "t")
+
+            let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            defer { Self.stop(second) }
+            try await fixture.waitFor("the restarted daemon to route to eu-west-1", timeout: .seconds(15)) {
+                try await store.control("write_target") == "eu-west-1"
+            }
+            #expect(try await store.operations(limit: 10).isEmpty, "no failover for a primary that exists")
+        }
+    }
 }
