@@ -14,12 +14,21 @@ public struct LabNodeSpec: Sendable, Hashable, Codable {
     public var port: Int
     /// The node this one streams WAL from; nil for the primary. A standby of a standby cascades.
     public var upstream: String?
+    /// The only address the server listens on (`listen_addresses`). Default `127.0.0.1`.
+    public var host: String
+    /// The network namespace the server runs in (`ip netns exec`); nil: the caller's own.
+    public var namespace: String?
 
-    public init(name: String, region: String, port: Int, upstream: String?) {
+    public init(
+        name: String, region: String, port: Int, upstream: String?, host: String = "127.0.0.1",
+        namespace: String? = nil
+    ) {
         self.name = name
         self.region = region
         self.port = port
         self.upstream = upstream
+        self.host = host
+        self.namespace = namespace
     }
 }
 
@@ -36,18 +45,23 @@ public struct LabOptions: Sendable {
     /// Directory of initdb, postgres, pg_basebackup, pg_isready and psql.
     /// Default: `$FAILOVER_PG_BIN`, else `/usr/lib/postgresql/15/bin` (Debian's `postgresql-15`).
     public var binDirectory: String
+    /// Networks (CIDR, e.g. `10.77.0.0/16`) whose clients and standbys may log in with the password,
+    /// besides 127.0.0.1. Default none: a loopback lab needs none.
+    public var clientNetworks: [String]
 
     public init(
         password: String = "failover-lab",
         synchronousStandbys: [String] = [],
         synchronousCount: Int = 1,
         baseDirectory: String? = nil,
-        binDirectory: String? = nil
+        binDirectory: String? = nil,
+        clientNetworks: [String] = []
     ) {
         self.password = password
         self.synchronousStandbys = synchronousStandbys
         self.synchronousCount = synchronousCount
         self.baseDirectory = baseDirectory
+        self.clientNetworks = clientNetworks
         self.binDirectory =
             binDirectory ?? ProcessInfo.processInfo.environment["FAILOVER_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
     }
@@ -60,13 +74,16 @@ public struct LabNode: Sendable, Hashable, Codable {
     public var host: String
     public var port: Int
     public var upstream: String?
+    /// The network namespace it runs in; nil: the lab's own (a loopback lab).
+    public var namespace: String?
     /// PID of the postmaster; every stop goes through it.
     public var pid: Int32
     public var dataDirectory: String
     public var logPath: String
 }
 
-/// A set of real PostgreSQL 15 servers on 127.0.0.1: one primary, streaming standbys made with
+/// A set of real PostgreSQL 15 servers, on 127.0.0.1 or each in a network namespace of its region
+/// (``LabNetwork``): one primary, streaming standbys made with
 /// `pg_basebackup -R`, cascades where a standby's upstream is another standby.
 ///
 /// Everything it starts it stops by PID (``stop()``), also when starting fails half-way.
@@ -128,7 +145,8 @@ public final class LabCluster: Sendable {
             let path = "\(options.binDirectory)/\(tool)"
             guard FileManager.default.isExecutableFile(atPath: path) else { throw .missingBinary(path) }
         }
-        for spec in ordered where !portIsFree(spec.port) {
+        // A namespaced server's port is free by construction: its namespace is new.
+        for spec in ordered where spec.namespace == nil && !portIsFree(spec.port) {
             throw .spec(
                 "port \(spec.port) for \(spec.name) is already in use; stop what listens there "
                     + "(`failoverctl lab down` if it is an earlier lab) or choose other ports")
@@ -235,7 +253,9 @@ public final class LabCluster: Sendable {
     static func startOrder(_ specs: [LabNodeSpec]) throws(LabError) -> [LabNodeSpec] {
         let names = Set(specs.map(\.name))
         guard names.count == specs.count else { throw .spec("node names must be unique") }
-        guard Set(specs.map(\.port)).count == specs.count else { throw .spec("ports must be unique") }
+        guard Set(specs.map { "\($0.host):\($0.port)" }).count == specs.count else {
+            throw .spec("addresses (host and port) must be unique")
+        }
         let primaries = specs.filter { $0.upstream == nil }
         guard primaries.count == 1 else {
             throw .spec("exactly one node must have no upstream (the primary), found \(primaries.count)")
@@ -288,19 +308,38 @@ public final class LabCluster: Sendable {
                     "--wal-segsize=1", "--no-sync", "--locale=C", "-E", "UTF8", "--no-instructions",
                 ],
                 logPath: logPath, timeout: .seconds(120))
+            // pg_basebackup copies pg_hba.conf, so the primary's is every standby's.
+            try allowClientNetworks(dataDirectory: dataDirectory)
         }
         try appendSettings(for: spec, dataDirectory: dataDirectory)
-        let pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", dataDirectory], logPath: logPath)
+        let pid = try Processes.spawn(
+            "\(binDirectory)/postgres", ["-D", dataDirectory], logPath: logPath, namespace: spec.namespace)
         let node = LabNode(
-            name: spec.name, region: spec.region, host: "127.0.0.1", port: spec.port, upstream: spec.upstream,
-            pid: pid, dataDirectory: dataDirectory, logPath: logPath)
+            name: spec.name, region: spec.region, host: spec.host, port: spec.port, upstream: spec.upstream,
+            namespace: spec.namespace, pid: pid, dataDirectory: dataDirectory, logPath: logPath)
         running.withLock { $0.append(node) }
         try waitUntilReady(node, timeout: .seconds(60))
     }
 
+    /// Lets clients and standbys of ``LabOptions/clientNetworks`` log in with the password.
+    private func allowClientNetworks(dataDirectory: String) throws(LabError) {
+        guard !options.clientNetworks.isEmpty else { return }
+        let lines = options.clientNetworks.flatMap { network in
+            ["host all all \(network) scram-sha-256", "host replication all \(network) scram-sha-256"]
+        }
+        let path = "\(dataDirectory)/pg_hba.conf"
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw .command("configure", "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(("\n" + lines.joined(separator: "\n") + "\n").utf8))
+    }
+
     private func appendSettings(for spec: LabNodeSpec, dataDirectory: String) throws(LabError) {
         var settings = [
-            "listen_addresses = '127.0.0.1'",
+            // Only its own address: in a namespaced lab, the address is what a partition cuts.
+            "listen_addresses = '\(spec.host)'",
             "port = \(spec.port)",
             // TCP only: the lab must not depend on /var/run/postgresql.
             "unix_socket_directories = ''",
@@ -379,14 +418,19 @@ public final class LabCluster: Sendable {
     }
 
     /// Runs one statement through `psql` on `name` and returns its unaligned output.
-    public func sql(_ name: String, _ statement: String, timeout: Duration = .seconds(10)) throws(LabError) -> String {
+    /// `fromItsNamespace` runs `psql` inside the server's own network namespace, which reaches it
+    /// even while a fault cuts its region off from the rest of the lab.
+    public func sql(
+        _ name: String, _ statement: String, timeout: Duration = .seconds(10), fromItsNamespace: Bool = false
+    ) throws(LabError) -> String {
         let node = node(name)
         let seconds = max(1, Int(timeout.components.seconds))
         return try Processes.capture(
             "\(binDirectory)/psql",
             ["-h", node.host, "-p", String(node.port), "-U", user, "-d", "postgres", "-XAtq", "-c", statement],
             environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": String(seconds)],
-            scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout)
+            scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout,
+            namespace: fromItsNamespace ? node.namespace : nil)
     }
 
     // MARK: Restarting
@@ -413,17 +457,28 @@ public final class LabCluster: Sendable {
         _ = FileManager.default.createFile(atPath: signal, contents: Data())
         try Processes.giveToServerUser(signal)
         // pg_rewind copied the upstream's configuration files: restate this node's own settings.
-        let spec = LabNodeSpec(name: node.name, region: node.region, port: node.port, upstream: upstreamName)
+        let spec = LabNodeSpec(
+            name: node.name, region: node.region, port: node.port, upstream: upstreamName, host: node.host,
+            namespace: node.namespace)
         try appendSettings(for: spec, dataDirectory: node.dataDirectory)
         node.upstream = upstreamName
         try relaunch(node)
         try waitUntilStreaming(self.node(name), timeout: .seconds(30))
     }
 
+    /// Starts `name` again on its data directory after a crash (a region's outage), as its host
+    /// would after a reboot: PostgreSQL recovers and comes back in the role its files say.
+    /// Does nothing when it is running.
+    public func restartAfterCrash(_ name: String) throws(LabError) {
+        guard !isRunning(name) else { return }
+        try relaunch(node(name))
+    }
+
     /// Starts `node`'s postmaster and records its new PID.
     private func relaunch(_ node: LabNode) throws(LabError) {
         var node = node
-        node.pid = try Processes.spawn("\(binDirectory)/postgres", ["-D", node.dataDirectory], logPath: node.logPath)
+        node.pid = try Processes.spawn(
+            "\(binDirectory)/postgres", ["-D", node.dataDirectory], logPath: node.logPath, namespace: node.namespace)
         let updated = node
         running.withLock { nodes in
             if let index = nodes.firstIndex(where: { $0.name == updated.name }) { nodes[index] = updated }
