@@ -471,7 +471,19 @@ public final class LabCluster: Sendable {
     /// Does nothing when it is running.
     public func restartAfterCrash(_ name: String) throws(LabError) {
         guard !isRunning(name) else { return }
-        try relaunch(node(name))
+        let node = node(name)
+        // A killed postmaster whose parent has exited is reaped by PID 1, which may take a while;
+        // until then its PID exists (a zombie) and PostgreSQL, finding it in postmaster.pid, refuses to
+        // start. A zombie holds no memory and no socket, so once it is the only trace the stale lock
+        // file goes.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while FileManager.default.fileExists(atPath: "/proc/\(node.pid)") && ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+        if FileManager.default.fileExists(atPath: "/proc/\(node.pid)") {
+            try? FileManager.default.removeItem(atPath: "\(node.dataDirectory)/postmaster.pid")
+        }
+        try relaunch(node)
     }
 
     /// Starts `node`'s postmaster and records its new PID.

@@ -169,15 +169,21 @@ extension LabCommand {
         func run() throws {
             var network = try options.loadNetwork(for: "heal")
             let undone = network.faults
-            let (outages, problems) = network.heal(log: options.networkLog)
-            try network.save(to: options.networkPath)
+            var (outages, problems) = network.heal(log: options.networkLog)
             if !outages.isEmpty {
                 let lab = try options.attach()
                 for node in lab.nodes where outages.contains(node.region) {
-                    try lab.restartAfterCrash(node.name)
+                    do throws(LabError) {
+                        try lab.restartAfterCrash(node.name)
+                    } catch {
+                        problems.append(error.description)
+                        // Still down: the next heal tries again.
+                        try? network.recordOutage(node.region)
+                    }
                 }
                 try lab.save(to: options.statePath)
             }
+            try network.save(to: options.networkPath)
             if !problems.isEmpty { fail("heal: " + problems.joined(separator: "; ")) }
             print(
                 "healed: "

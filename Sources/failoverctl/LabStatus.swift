@@ -50,14 +50,16 @@ private func printNetwork(_ network: LabNetwork, clusterFile: String) {
             + network.regions.map { [$0.name, $0.namespace, $0.address, $0.subnet, $0.hostLink] })
     print("faults: " + (network.faults.isEmpty ? "none" : network.faults.map(\.description).joined(separator: "; ")))
     let control = network.control
+    let state = (clusterFile as NSString).deletingLastPathComponent + "/failoverd.sqlite"
     let apiURL = "http://\(control.address):8008"
     if let region = network.controlRegion {
         print("control plane: in \(region)'s namespace (\(control.address)); run it with the prefix")
         print("  " + network.controlCommandPrefix.joined(separator: " "))
-        print("  e.g. failoverctl lab exec \(region) -- .build/debug/failoverd --config \(clusterFile) --state ...")
+        print(
+            "  e.g. failoverctl lab exec \(region) -- .build/debug/failoverd --config \(clusterFile) --state \(state)")
     } else {
         print("control plane: root namespace (\(control.address)); no prefix needed")
-        print("  e.g. .build/debug/failoverd --config \(clusterFile) --state .lab/failoverd.sqlite")
+        print("  e.g. .build/debug/failoverd --config \(clusterFile) --state \(state)")
     }
     print("  its API (api.listen in \(clusterFile)): FAILOVER_API_URL=\(apiURL)")
 }
