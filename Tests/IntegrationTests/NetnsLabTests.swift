@@ -27,7 +27,7 @@ import Testing
 
     /// A lab directory with the cluster file; `body` runs with the lab up, and `down` runs after it
     /// whatever `body` did.
-    static func withLab(_ body: (NetnsLab) async throws -> Void) async throws {
+    static func withLab(upOptions: [String] = [], _ body: (NetnsLab) async throws -> Void) async throws {
         guard geteuid() == 0 else {
             Issue.record("NetnsLabTests need root (network namespaces, veth links, iptables); run swift test as root")
             return
@@ -35,7 +35,7 @@ import Testing
         let lab = try NetnsLab()
         defer { try? FileManager.default.removeItem(atPath: lab.directory) }
         let up = lab.ctl(
-            ["up", "--netns", "--netns-prefix", prefix, "--netns-network", network], timeout: .seconds(180))
+            ["up", "--netns", "--netns-prefix", prefix, "--netns-network", network] + upOptions, timeout: .seconds(180))
         guard up.status == 0 else {
             _ = lab.ctl(["down"], timeout: .seconds(60))
             Issue.record("lab up --netns failed (\(up.status)): \(up.output)")
@@ -137,6 +137,36 @@ import Testing
             }
             lab.expectSuccess(["heal"])
         }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func controlInARegionAndDownAfterACrashOfTheCLI() async throws {
+        var pids: [Int32] = []
+        try await Self.withLab(upOptions: ["--control-in", "eu-west"]) { lab in
+            let status = lab.ctl(["status"])
+            #expect(status.output.contains("/usr/sbin/ip netns exec \(Self.prefix)eu-west"), "\(status.output)")
+            let clusterFile = try String(contentsOfFile: "\(lab.directory)/cluster.yaml", encoding: .utf8)
+            #expect(clusterFile.contains("listen: \"\(Self.address(of: "eu-west")):8118\""))
+
+            // The control plane is eu-west: cutting it from us-east-1 leaves the root namespace alone.
+            lab.expectSuccess(["cut-control", "us-east-1"])
+            #expect(lab.psql(from: "eu-west", endpoint: "us-east-1").result == .timedOut)
+            #expect(lab.psql(from: "eu-west", endpoint: "us-east-2").result == .connected)
+            #expect(TCPProbe.connect(host: Self.address(of: "us-east"), port: 26431) == .connected)
+            lab.expectSuccess(["heal"])
+            #expect(lab.psql(from: "eu-west", endpoint: "us-east-1").result == .connected)
+
+            // The CLI dies after starting the servers and before recording them: only network.json
+            // is left, and `down` must still stop every server and remove every namespace.
+            let cluster = try lab.attach()
+            pids = cluster.nodes.map(\.pid) + cluster.nodes.flatMap { LabCluster.childProcesses(of: $0.pid) }
+            try FileManager.default.removeItem(atPath: "\(lab.directory)/lab.json")
+        }
+        guard geteuid() == 0 else { return }
+        for pid in pids { #expect(!LabCluster.processIsAlive(pid), "process \(pid) outlived lab down") }
+        #expect(!NetnsLab.command(["/usr/sbin/ip", "netns", "list"]).contains(Self.prefix))
+        #expect(!NetnsLab.command(["/usr/sbin/ip", "link"]).contains(Self.prefix))
+        #expect(!NetnsLab.command(["/usr/sbin/iptables", "-w", "-S"]).contains("FAILOVER-LAB-\(Self.prefix)"))
     }
 
     @Test(.timeLimit(.minutes(1)))
