@@ -128,6 +128,14 @@ struct LabCommand: ParsableCommand {
         private func createNetwork(regions: [String]) throws -> LabNetwork {
             var network = try LabNetwork.plan(
                 regions: regions, prefix: netnsPrefix, network: netnsNetwork, controlRegion: controlIn)
+            // Names taken by another lab: stop here, before recording them as ours (a failed `up`
+            // removes what its plan names, and must never remove another lab's network).
+            let taken = network.leftovers(log: options.networkLog)
+            if !taken.isEmpty {
+                fail(
+                    "\(taken.joined(separator: ", ")) already exist (another namespaced lab?); remove it with "
+                        + "`failoverctl lab down --directory DIR` or choose another --netns-prefix")
+            }
             try network.save(to: options.networkPath)
             do {
                 try network.create(log: options.networkLog)
