@@ -446,6 +446,7 @@ public final class LabCluster: Sendable {
         // updates only at its next checkpoint: without one it sees no divergence and skips the rewind.
         _ = try sql(upstreamName, "CHECKPOINT")
         try Processes.stop(node.pid)
+        removeStaleLockFile(of: node)
         try Processes.run(
             "\(binDirectory)/pg_rewind",
             [
@@ -472,18 +473,22 @@ public final class LabCluster: Sendable {
     public func restartAfterCrash(_ name: String) throws(LabError) {
         guard !isRunning(name) else { return }
         let node = node(name)
-        // A killed postmaster whose parent has exited is reaped by PID 1, which may take a while;
-        // until then its PID exists (a zombie) and PostgreSQL, finding it in postmaster.pid, refuses to
-        // start. A zombie holds no memory and no socket, so once it is the only trace the stale lock
-        // file goes.
-        let deadline = ContinuousClock.now + .seconds(5)
+        removeStaleLockFile(of: node)
+        try relaunch(node)
+    }
+
+    /// A killed postmaster whose parent has exited is reaped by PID 1, which may take seconds here;
+    /// until then its PID exists (a zombie) and PostgreSQL (and pg_rewind's single-user run), finding
+    /// it in postmaster.pid, refuses to start. A zombie holds no memory and no socket, so once it is
+    /// the only trace of the server the stale lock file goes. Call only when the server is not running.
+    private func removeStaleLockFile(of node: LabNode) {
+        let deadline = ContinuousClock.now + .seconds(2)
         while FileManager.default.fileExists(atPath: "/proc/\(node.pid)") && ContinuousClock.now < deadline {
             usleep(20_000)
         }
-        if FileManager.default.fileExists(atPath: "/proc/\(node.pid)") {
+        if FileManager.default.fileExists(atPath: "/proc/\(node.pid)") && !Processes.isAlive(node.pid) {
             try? FileManager.default.removeItem(atPath: "\(node.dataDirectory)/postmaster.pid")
         }
-        try relaunch(node)
     }
 
     /// Starts `node`'s postmaster and records its new PID.
