@@ -157,6 +157,8 @@ struct LabCommand: ParsableCommand {
 
         func run() throws {
             let network = try? LabNetwork.load(from: options.networkPath)
+            // Each server is asked from its own namespace, which only root can enter.
+            if network != nil { try requireRoot("failoverctl lab status of a namespaced lab") }
             try printStatus(of: options.attach(), network: network, clusterFile: options.clusterFilePath)
         }
     }
