@@ -186,3 +186,52 @@ import Testing
         }
     }
 }
+
+/// The namespaced lab's plan and cluster file, without creating anything (no root needed).
+struct NetnsLabPlanTests {
+    @Test func namesFitLinuxInterfaceLimitAndAddressesFollowTheRegionOrder() throws {
+        let network = try LabNetwork.plan(
+            regions: ["us-east", "eu-west", "asia-pacific-southeast"], controlRegion: "eu-west")
+        #expect(network.regions.map(\.namespace) == ["fo-us-east", "fo-eu-west", "fo-r3"])
+        #expect(network.regions.map(\.hostLink) == ["fo-us-east-h", "fo-eu-west-h", "fo-r3-h"])
+        for region in network.regions { #expect(region.hostLink.count <= 15 && region.namespace.count <= 15) }
+        #expect(network.regions.map(\.address) == ["10.77.1.2", "10.77.2.2", "10.77.3.2"])
+        #expect(network.regions.map(\.subnet) == ["10.77.1.0/24", "10.77.2.0/24", "10.77.3.0/24"])
+        #expect(network.bridge == "fo-br" && network.bridgeAddress == "10.77.0.1" && network.network == "10.77.0.0/16")
+        #expect(network.control.namespace == "fo-eu-west" && network.control.address == "10.77.2.2")
+        #expect(network.controlCommandPrefix == ["/usr/sbin/ip", "netns", "exec", "fo-eu-west"])
+        #expect(throws: LabError.self) { try LabNetwork.plan(regions: ["a"], controlRegion: "b") }
+        #expect(throws: LabError.self) { try LabNetwork.plan(regions: ["a"], network: "10.300") }
+    }
+
+    @Test func theClusterFileChangesOnlyHostsAndTheAPIAddress() throws {
+        let network = try LabNetwork.plan(regions: ["us-east", "eu-west"], network: "10.78")
+        let original = """
+            cluster: t # a comment stays
+            regions:
+              - name: us-east
+                priority: 10
+                leader: { name: a, host: 127.0.0.1, port: 1 }
+                replicas:
+                  - name: b
+                    host: "localhost"
+                    port: 2
+              - name: eu-west
+                priority: 8
+                leader: { name: c, host: '127.0.0.1', port: 3 }
+            api:
+              listen: "127.0.0.1:8118"
+            """
+        let rewritten = try network.clusterFile(from: original, file: "t.yaml")
+        let lines = rewritten.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.contains("cluster: t # a comment stays"))
+        #expect(lines.contains("    leader: { name: a, host: 10.78.1.2, port: 1 }"))
+        #expect(lines.contains("        host: 10.78.1.2"))
+        #expect(lines.contains("    leader: { name: c, host: 10.78.2.2, port: 3 }"))
+        #expect(lines.contains("  listen: \"10.78.0.1:8118\""))
+        #expect(lines.count == original.split(separator: "\n").count + 2)
+        // Without an api section, one is added on the control plane's address.
+        let withoutAPI = try network.clusterFile(from: "regions:\n  - name: us-east\n", file: "t.yaml")
+        #expect(withoutAPI.hasSuffix("api:\n  listen: \"10.78.0.1:8008\""))
+    }
+}
