@@ -51,6 +51,20 @@ import Testing
         #expect(down.status == 0, "lab down: \(down.output)")
     }
 
+    /// Polls the standby's `pg_stat_wal_receiver.status` ("" when it has none) until `condition`
+    /// holds; false after 15 s.
+    static func walReceiver(
+        of standby: String, in cluster: LabCluster, becomes condition: (String) -> Bool
+    ) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline {
+            let status = try cluster.sql(standby, "select coalesce((select status from pg_stat_wal_receiver), '')")
+            if condition(status) { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
     @Test(.timeLimit(.minutes(4)))
     func everyServerIsReachableAtItsAddressAndDownLeavesNothing() async throws {
         var pids: [Int32] = []
@@ -101,8 +115,13 @@ import Testing
             #expect(cut.elapsed >= .milliseconds(1_500))
             #expect(lab.psql(from: "us-east", endpoint: "ap-south-1").result == .connected)
             #expect(lab.psql(from: "eu-west", endpoint: "ap-south-1").result == .connected)
+            // The established WAL stream us-east-1 → eu-west-1 falls silent too: the standby gives up
+            // after wal_receiver_timeout (2 s) and streams again once healed.
+            let cluster = try lab.attach()
+            #expect(try await Self.walReceiver(of: "eu-west-1", in: cluster, becomes: { $0 != "streaming" }))
             lab.expectSuccess(["heal"])
             #expect(lab.psql(from: "us-east", endpoint: "eu-west-1").result == .connected)
+            #expect(try await Self.walReceiver(of: "eu-west-1", in: cluster, becomes: { $0 == "streaming" }))
 
             // isolate: the root namespace hears nothing from eu-west; inside eu-west all is well.
             lab.expectSuccess(["isolate", "eu-west"])
