@@ -156,6 +156,14 @@ public struct LabNetwork: Sendable, Codable, Equatable {
             throw LabError(description: "\(Processes.ipTool) is missing; install it with `apt-get install -y iproute2`")
         }
         iptables = try Self.workingIPTables(log: log)
+        // A lab /16 over one of the host's own networks would reroute the host's traffic into the lab.
+        let hostNetworks = try Processes.capture(
+            Processes.ipTool, ["-o", "-4", "addr", "show"], scratchPath: scratch(), timeout: .seconds(10),
+            asServerUser: false)
+        for clash in Self.networksOverlapping(network, in: hostNetworks) {
+            throw .spec(
+                "the lab network \(network) overlaps \(clash), already on this host; choose another --netns-network")
+        }
         for existing in try namespacesPresent() where regions.contains(where: { $0.namespace == existing }) {
             throw .spec(
                 "network namespace \(existing) already exists; remove the earlier lab with `failoverctl lab down`")
@@ -241,6 +249,16 @@ public struct LabNetwork: Sendable, Codable, Equatable {
         return found
     }
 
+    /// The `inet A.B.C.D/N` networks in `ipOutput` (`ip -o -4 addr show`) that share addresses with `cidr`.
+    static func networksOverlapping(_ cidr: String, in ipOutput: String) -> [String] {
+        guard let ours = IPv4Network(cidr) else { return [] }
+        let words = ipOutput.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        return zip(words, words.dropFirst()).compactMap { word, next in
+            guard word == "inet", let theirs = IPv4Network(String(next)), theirs.overlaps(ours) else { return nil }
+            return String(next)
+        }
+    }
+
     // MARK: Saving
 
     /// Writes the plan and the faults in force (atomically, so a crash leaves the old or the new one).
@@ -300,5 +318,29 @@ public struct LabNetwork: Sendable, Codable, Equatable {
     /// A throwaway output file for a command whose output is read or ignored.
     func scratch() -> String {
         NSTemporaryDirectory() + "failover-lab-net-\(UUID().uuidString).out"
+    }
+}
+
+/// An IPv4 network in CIDR notation, for overlap checks.
+struct IPv4Network {
+    var address: UInt32
+    var prefixLength: Int
+
+    init?(_ cidr: String) {
+        let parts = cidr.split(separator: "/")
+        let octets = parts.first?.split(separator: ".").compactMap { UInt32($0) } ?? []
+        guard parts.count == 2, octets.count == 4, octets.allSatisfy({ $0 < 256 }),
+            let length = Int(parts[1]), (0...32).contains(length)
+        else { return nil }
+        address = octets.reduce(0) { $0 << 8 | $1 }
+        prefixLength = length
+    }
+
+    private func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : UInt32.max << UInt32(32 - length) }
+
+    /// Two networks overlap when the shorter prefix contains the other's address.
+    func overlaps(_ other: IPv4Network) -> Bool {
+        let shorter = mask(min(prefixLength, other.prefixLength))
+        return address & shorter == other.address & shorter
     }
 }
