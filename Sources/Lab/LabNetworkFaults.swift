@@ -135,7 +135,7 @@ extension LabNetwork {
     }
 
     /// The rules in force, per namespace (`root` for the root namespace), as `iptables -S` prints them.
-    public func rules(log: String) -> [(namespace: String, rules: [String])] {
+    public func rules() -> [(namespace: String, rules: [String])] {
         var result: [(namespace: String, rules: [String])] = []
         let places = regions.map { ($0.namespace as String?, chain) } + [(nil, rootChain)]
         for (namespace, chainName) in places {

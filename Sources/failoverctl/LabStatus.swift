@@ -49,6 +49,9 @@ private func printNetwork(_ network: LabNetwork, clusterFile: String) {
         [["REGION", "NAMESPACE", "ADDRESS", "SUBNET", "LINK"]]
             + network.regions.map { [$0.name, $0.namespace, $0.address, $0.subnet, $0.hostLink] })
     print("faults: " + (network.faults.isEmpty ? "none" : network.faults.map(\.description).joined(separator: "; ")))
+    for (namespace, rules) in network.rules() {
+        for rule in rules { print("  \(namespace): iptables \(rule)") }
+    }
     let control = network.control
     let state = (clusterFile as NSString).deletingLastPathComponent + "/failoverd.sqlite"
     let apiURL = "http://\(control.address):8008"
