@@ -7,66 +7,8 @@ import Synchronization
     import Musl
 #endif
 
-/// One server of a lab as asked for: where it listens and whom it streams from.
-public struct LabNodeSpec: Sendable, Hashable, Codable {
-    public var name: String
-    public var region: String
-    public var port: Int
-    /// The node this one streams WAL from; nil for the primary. A standby of a standby cascades.
-    public var upstream: String?
-
-    public init(name: String, region: String, port: Int, upstream: String?) {
-        self.name = name
-        self.region = region
-        self.port = port
-        self.upstream = upstream
-    }
-}
-
-/// How a lab is built.
-public struct LabOptions: Sendable {
-    /// Password of the `postgres` superuser (scram-sha-256 on 127.0.0.1; replication uses it too).
-    public var password: String
-    /// Standbys listed in the primary's `synchronous_standby_names` (`ANY n (...)`); empty: asynchronous.
-    public var synchronousStandbys: [String]
-    /// How many of `synchronousStandbys` must confirm a commit. Default 1.
-    public var synchronousCount: Int
-    /// Where data directories and logs go; nil: a new temporary directory, removed by `stop()`.
-    public var baseDirectory: String?
-    /// Directory of initdb, postgres, pg_basebackup, pg_isready and psql.
-    /// Default: `$FAILOVER_PG_BIN`, else `/usr/lib/postgresql/15/bin` (Debian's `postgresql-15`).
-    public var binDirectory: String
-
-    public init(
-        password: String = "failover-lab",
-        synchronousStandbys: [String] = [],
-        synchronousCount: Int = 1,
-        baseDirectory: String? = nil,
-        binDirectory: String? = nil
-    ) {
-        self.password = password
-        self.synchronousStandbys = synchronousStandbys
-        self.synchronousCount = synchronousCount
-        self.baseDirectory = baseDirectory
-        self.binDirectory =
-            binDirectory ?? ProcessInfo.processInfo.environment["FAILOVER_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
-    }
-}
-
-/// A running server of the lab.
-public struct LabNode: Sendable, Hashable, Codable {
-    public var name: String
-    public var region: String
-    public var host: String
-    public var port: Int
-    public var upstream: String?
-    /// PID of the postmaster; every stop goes through it.
-    public var pid: Int32
-    public var dataDirectory: String
-    public var logPath: String
-}
-
-/// A set of real PostgreSQL 15 servers on 127.0.0.1: one primary, streaming standbys made with
+/// A set of real PostgreSQL 15 servers, on 127.0.0.1 or each in a network namespace of its region
+/// (``LabNetwork``): one primary, streaming standbys made with
 /// `pg_basebackup -R`, cascades where a standby's upstream is another standby.
 ///
 /// Everything it starts it stops by PID (``stop()``), also when starting fails half-way.
@@ -128,7 +70,8 @@ public final class LabCluster: Sendable {
             let path = "\(options.binDirectory)/\(tool)"
             guard FileManager.default.isExecutableFile(atPath: path) else { throw .missingBinary(path) }
         }
-        for spec in ordered where !portIsFree(spec.port) {
+        // A namespaced server's port is free by construction: its namespace is new.
+        for spec in ordered where spec.namespace == nil && !portIsFree(spec.port) {
             throw .spec(
                 "port \(spec.port) for \(spec.name) is already in use; stop what listens there "
                     + "(`failoverctl lab down` if it is an earlier lab) or choose other ports")
@@ -185,70 +128,13 @@ public final class LabCluster: Sendable {
         return result
     }
 
-    /// Free TCP ports on 127.0.0.1, as the kernel hands them out for port 0.
-    public static func freePorts(_ count: Int) throws(LabError) -> [Int] {
-        // Below the kernel's range for outgoing connections: a port from that range (what binding
-        // port 0 hands out) can be taken as the source port of any client connection between now
-        // and the moment the server binds it, and the lab then fails to start.
-        let low = ephemeralRangeStart()
-        let candidates = Array(Self.freePortFloor..<max(Self.freePortFloor + count, low))
-        var ports: [Int] = []
-        for _ in 0..<(candidates.count * 2) where ports.count < count {
-            guard let port = candidates.randomElement() else { break }
-            let claimed = handedOut.withLock { taken in
-                taken.contains(port) || (25431...25435).contains(port) ? false : taken.insert(port).inserted
-            }
-            guard claimed else { continue }
-            if portIsFree(port) { ports.append(port) }
-        }
-        guard ports.count == count else {
-            throw .command(
-                "free ports", "found only \(ports.count) of \(count) free ports in \(candidates.first ?? 0)..<\(low)")
-        }
-        return ports
-    }
-
-    /// The lowest port `freePorts` hands out.
-    static let freePortFloor = 20000
-    /// Ports handed out by this process: never twice, so tests running side by side never collide.
-    private static let handedOut = Mutex<Set<Int>>([])
-
-    /// The first port of `net.ipv4.ip_local_port_range` (32768 when it cannot be read).
-    static func ephemeralRangeStart() -> Int {
-        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-        return text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
-    }
-
-    /// True when nothing listens on 127.0.0.1:`port` (a bind succeeds).
-    public static func portIsFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        // As a server binds (PostgreSQL does the same): connections of a stopped server lingering
-        // in TIME_WAIT do not make the port busy, a listener does.
-        var reuse: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
-    }
-
     /// The specs, primary first and every standby after its upstream; rejects a malformed layout.
     static func startOrder(_ specs: [LabNodeSpec]) throws(LabError) -> [LabNodeSpec] {
         let names = Set(specs.map(\.name))
         guard names.count == specs.count else { throw .spec("node names must be unique") }
-        guard Set(specs.map(\.port)).count == specs.count else { throw .spec("ports must be unique") }
+        guard Set(specs.map { "\($0.host):\($0.port)" }).count == specs.count else {
+            throw .spec("addresses (host and port) must be unique")
+        }
         let primaries = specs.filter { $0.upstream == nil }
         guard primaries.count == 1 else {
             throw .spec("exactly one node must have no upstream (the primary), found \(primaries.count)")
@@ -320,20 +206,39 @@ public final class LabCluster: Sendable {
                     "--wal-segsize=1", "--no-sync", "--locale=C", "-E", "UTF8", "--no-instructions",
                 ],
                 logPath: logPath, timeout: .seconds(120))
+            // pg_basebackup copies pg_hba.conf, so the primary's is every standby's.
+            try allowClientNetworks(dataDirectory: dataDirectory)
         }
         try appendSettings(for: spec, dataDirectory: dataDirectory)
         let pid = try Processes.spawn(
-            "\(binDirectory)/postgres", ["-D", dataDirectory], environment: serverEnvironment, logPath: logPath)
+            "\(binDirectory)/postgres", ["-D", dataDirectory], environment: serverEnvironment, logPath: logPath,
+            namespace: spec.namespace)
         let node = LabNode(
-            name: spec.name, region: spec.region, host: "127.0.0.1", port: spec.port, upstream: spec.upstream,
-            pid: pid, dataDirectory: dataDirectory, logPath: logPath)
+            name: spec.name, region: spec.region, host: spec.host, port: spec.port, upstream: spec.upstream,
+            namespace: spec.namespace, pid: pid, dataDirectory: dataDirectory, logPath: logPath)
         running.withLock { $0.append(node) }
         try waitUntilReady(node, timeout: .seconds(60))
     }
 
+    /// Lets clients and standbys of ``LabOptions/clientNetworks`` log in with the password.
+    private func allowClientNetworks(dataDirectory: String) throws(LabError) {
+        guard !options.clientNetworks.isEmpty else { return }
+        let lines = options.clientNetworks.flatMap { network in
+            ["host all all \(network) scram-sha-256", "host replication all \(network) scram-sha-256"]
+        }
+        let path = "\(dataDirectory)/pg_hba.conf"
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw .command("configure", "cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data(("\n" + lines.joined(separator: "\n") + "\n").utf8))
+    }
+
     private func appendSettings(for spec: LabNodeSpec, dataDirectory: String) throws(LabError) {
         var settings = [
-            "listen_addresses = '127.0.0.1'",
+            // Only its own address: in a namespaced lab, the address is what a partition cuts.
+            "listen_addresses = '\(spec.host)'",
             "port = \(spec.port)",
             // TCP only: the lab must not depend on /var/run/postgresql.
             "unix_socket_directories = ''",
@@ -413,14 +318,19 @@ public final class LabCluster: Sendable {
     }
 
     /// Runs one statement through `psql` on `name` and returns its unaligned output.
-    public func sql(_ name: String, _ statement: String, timeout: Duration = .seconds(10)) throws(LabError) -> String {
+    /// `fromItsNamespace` runs `psql` inside the server's own network namespace, which reaches it
+    /// even while a fault cuts its region off from the rest of the lab.
+    public func sql(
+        _ name: String, _ statement: String, timeout: Duration = .seconds(10), fromItsNamespace: Bool = false
+    ) throws(LabError) -> String {
         let node = node(name)
         let seconds = max(1, Int(timeout.components.seconds))
         return try Processes.capture(
             "\(binDirectory)/psql",
             ["-h", node.host, "-p", String(node.port), "-U", user, "-d", "postgres", "-XAtq", "-c", statement],
             environment: ["PGPASSWORD": password, "PGCONNECT_TIMEOUT": String(seconds)],
-            scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout)
+            scratchPath: "\(baseDirectory)/psql-\(UUID().uuidString).out", timeout: timeout,
+            namespace: fromItsNamespace ? node.namespace : nil)
     }
 
     // MARK: Restarting
@@ -436,6 +346,7 @@ public final class LabCluster: Sendable {
         // updates only at its next checkpoint: without one it sees no divergence and skips the rewind.
         _ = try sql(upstreamName, "CHECKPOINT")
         try Processes.stop(node.pid)
+        removeStaleLockFile(of: node)
         try Processes.run(
             "\(binDirectory)/pg_rewind",
             [
@@ -447,11 +358,37 @@ public final class LabCluster: Sendable {
         _ = FileManager.default.createFile(atPath: signal, contents: Data())
         try Processes.giveToServerUser(signal)
         // pg_rewind copied the upstream's configuration files: restate this node's own settings.
-        let spec = LabNodeSpec(name: node.name, region: node.region, port: node.port, upstream: upstreamName)
+        let spec = LabNodeSpec(
+            name: node.name, region: node.region, port: node.port, upstream: upstreamName, host: node.host,
+            namespace: node.namespace)
         try appendSettings(for: spec, dataDirectory: node.dataDirectory)
         node.upstream = upstreamName
         try relaunch(node)
         try waitUntilStreaming(self.node(name), timeout: .seconds(30))
+    }
+
+    /// Starts `name` again on its data directory after a crash (a region's outage), as its host
+    /// would after a reboot: PostgreSQL recovers and comes back in the role its files say.
+    /// Does nothing when it is running.
+    public func restartAfterCrash(_ name: String) throws(LabError) {
+        guard !isRunning(name) else { return }
+        let node = node(name)
+        removeStaleLockFile(of: node)
+        try relaunch(node)
+    }
+
+    /// A killed postmaster whose parent has exited is reaped by PID 1, which may take seconds here;
+    /// until then its PID exists (a zombie) and PostgreSQL (and pg_rewind's single-user run), finding
+    /// it in postmaster.pid, refuses to start. A zombie holds no memory and no socket, so once it is
+    /// the only trace of the server the stale lock file goes. Call only when the server is not running.
+    private func removeStaleLockFile(of node: LabNode) {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while FileManager.default.fileExists(atPath: "/proc/\(node.pid)") && ContinuousClock.now < deadline {
+            usleep(20_000)
+        }
+        if FileManager.default.fileExists(atPath: "/proc/\(node.pid)") && !Processes.isAlive(node.pid) {
+            try? FileManager.default.removeItem(atPath: "\(node.dataDirectory)/postmaster.pid")
+        }
     }
 
     /// Starts `node`'s postmaster and records its new PID.
@@ -459,7 +396,7 @@ public final class LabCluster: Sendable {
         var node = node
         node.pid = try Processes.spawn(
             "\(binDirectory)/postgres", ["-D", node.dataDirectory], environment: serverEnvironment,
-            logPath: node.logPath)
+            logPath: node.logPath, namespace: node.namespace)
         let updated = node
         running.withLock { nodes in
             if let index = nodes.firstIndex(where: { $0.name == updated.name }) { nodes[index] = updated }

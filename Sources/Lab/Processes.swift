@@ -17,18 +17,30 @@ enum Processes {
 
     static var callerIsRoot: Bool { geteuid() == 0 }
 
+    /// Where `ip` (iproute2) lives on Debian.
+    static let ipTool = "/usr/sbin/ip"
+
     /// Spawns `executable` with `arguments`, stdout and stderr appended to `logPath`; returns its PID.
+    /// With `namespace`, it runs inside that network namespace: `ip netns exec` enters it and then
+    /// `exec`s, as `setpriv` does, so the PID is still the server's own. `asServerUser` false keeps
+    /// root: PostgreSQL's programs refuse it, `ip` and `iptables` need it.
     static func spawn(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
-        logPath: String
+        logPath: String,
+        namespace: String? = nil,
+        asServerUser: Bool = true
     ) throws(LabError) -> pid_t {
         var argv = [executable] + arguments
         var path = executable
-        if callerIsRoot {
+        if callerIsRoot && asServerUser {
             argv = ["/usr/bin/setpriv", "--reuid=\(serverUser)", "--regid=\(serverUser)", "--init-groups", "--"] + argv
             path = "/usr/bin/setpriv"
+        }
+        if let namespace {
+            argv = [ipTool, "netns", "exec", namespace] + argv
+            path = ipTool
         }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
@@ -75,11 +87,15 @@ enum Processes {
         _ arguments: [String],
         environment: [String: String] = [:],
         logPath: String,
-        timeout: Duration
+        timeout: Duration,
+        namespace: String? = nil,
+        asServerUser: Bool = true
     ) throws(LabError) {
         let start = ContinuousClock.now
         let offset = fileSize(logPath)
-        let pid = try spawn(executable, arguments, environment: environment, logPath: logPath)
+        let pid = try spawn(
+            executable, arguments, environment: environment, logPath: logPath, namespace: namespace,
+            asServerUser: asServerUser)
         guard let status = waitForExit(pid, timeout: timeout) else {
             _ = kill(pid, SIGKILL)
             _ = waitForExit(pid, timeout: .seconds(5))
@@ -101,10 +117,15 @@ enum Processes {
         _ arguments: [String],
         environment: [String: String] = [:],
         scratchPath: String,
-        timeout: Duration
+        timeout: Duration,
+        namespace: String? = nil,
+        asServerUser: Bool = true
     ) throws(LabError) -> String {
         try? FileManager.default.removeItem(atPath: scratchPath)
-        try run(executable, arguments, environment: environment, logPath: scratchPath, timeout: timeout)
+        defer { try? FileManager.default.removeItem(atPath: scratchPath) }
+        try run(
+            executable, arguments, environment: environment, logPath: scratchPath, timeout: timeout,
+            namespace: namespace, asServerUser: asServerUser)
         let output = (try? String(contentsOfFile: scratchPath, encoding: .utf8)) ?? ""
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

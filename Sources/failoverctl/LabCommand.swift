@@ -3,12 +3,16 @@ import Foundation
 import Lab
 import Topology
 
-/// `failoverctl lab up|status|down`: the local three-region lab of real PostgreSQL servers.
+/// `failoverctl lab up|status|down`: the local three-region lab of real PostgreSQL servers, on
+/// 127.0.0.1 or (`--netns`) with each region in a network namespace of its own; docs/lab.md.
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
-        abstract: "Start, inspect and stop a lab of real PostgreSQL 15 servers on 127.0.0.1.",
-        subcommands: [Up.self, Status.self, Down.self, Rejoin.self, Kill.self]
+        abstract: "Start, inspect, break and stop a lab of real PostgreSQL 15 servers (see docs/lab.md).",
+        subcommands: [
+            Up.self, Status.self, Down.self, Rejoin.self, Kill.self, StopServer.self, ContinueServer.self,
+            Exec.self, Partition.self, Isolate.self, CutControl.self, Outage.self, Latency.self, Heal.self,
+        ]
     )
 
     struct Options: ParsableArguments {
@@ -19,6 +23,12 @@ struct LabCommand: ParsableCommand {
         var directory = ".lab"
 
         var statePath: String { "\(directory)/lab.json" }
+        /// The namespaced lab's network plan and faults, written before anything is created.
+        var networkPath: String { "\(directory)/network.json" }
+        /// Output of every `ip`, `iptables` and `tc` command the lab runs.
+        var networkLog: String { "\(directory)/network.log" }
+        /// The cluster file for a daemon driving a namespaced lab.
+        var clusterFilePath: String { "\(directory)/cluster.yaml" }
 
         func loadTopology() throws -> ClusterTopology {
             do throws(TopologyLoadError) {
@@ -44,24 +54,98 @@ struct LabCommand: ParsableCommand {
 
         @OptionGroup var options: Options
 
+        @Flag(help: "Each region in a network namespace of its own, joined by a bridge (needs root).")
+        var netns = false
+
+        @Option(help: "With --netns: the region whose namespace the control plane runs in (default: root namespace).")
+        var controlIn: String?
+
+        @Option(help: "With --netns: prefix of every namespace, link and bridge name (at most 6 characters).")
+        var netnsPrefix = "fo-"
+
+        @Option(help: "With --netns: first two octets of the lab's /16; region i gets <octets>.i.0/24.")
+        var netnsNetwork = "10.77"
+
         func run() throws {
-            if FileManager.default.fileExists(atPath: options.statePath) {
+            if netns { try requireRoot("failoverctl lab up --netns") }
+            if controlIn != nil && !netns { fail("--control-in needs --netns") }
+            try removeStoppedLab()
+            let topology = try options.loadTopology()
+            let dataDirectory = URL(fileURLWithPath: options.directory).standardizedFileURL.path + "/data"
+            guard netns else {
+                let specs = try LabNodeSpec.layout(of: topology)
+                print("starting \(specs.count) servers of \(topology.name) in \(dataDirectory) ...")
+                let lab = try LabCluster.start(
+                    specs, options: LabOptions(topology: topology, baseDirectory: dataDirectory))
+                try lab.save(to: options.statePath)
+                try printStatus(of: lab, network: nil)
+                return
+            }
+            try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+            let network = try createNetwork(regions: topology.regions.map(\.name))
+            do {
+                let specs = try LabNodeSpec.layout(of: topology, in: network)
+                print("starting \(specs.count) servers of \(topology.name) in \(dataDirectory) ...")
+                var labOptions = LabOptions(topology: topology, baseDirectory: dataDirectory)
+                labOptions.clientNetworks = [network.network]
+                let lab = try LabCluster.start(specs, options: labOptions)
+                try lab.save(to: options.statePath)
+                let text = try String(contentsOfFile: options.config, encoding: .utf8)
+                try network.clusterFile(from: text, file: options.config)
+                    .write(toFile: options.clusterFilePath, atomically: true, encoding: .utf8)
+                try printStatus(of: lab, network: network, clusterFile: options.clusterFilePath)
+            } catch {
+                // LabCluster.start stops what it started; the network goes too.
+                _ = network.destroy(log: options.networkLog)
+                try? FileManager.default.removeItem(atPath: options.networkPath)
+                throw error
+            }
+        }
+
+        /// A lab whose servers all stopped (a reboot, a crash of the CLI) is cleaned up before a new one.
+        private func removeStoppedLab() throws {
+            let manager = FileManager.default
+            if manager.fileExists(atPath: options.statePath) {
                 let earlier = try options.attach()
                 if earlier.nodes.contains(where: { earlier.isRunning($0.name) }) {
-                    printError("a lab is already running (\(options.statePath)); stop it with `failoverctl lab down`")
-                    throw ExitCode(1)
+                    fail("a lab is already running (\(options.statePath)); stop it with `failoverctl lab down`")
                 }
                 try earlier.stop()
-                try? FileManager.default.removeItem(atPath: options.directory)
             }
-            let topology = try options.loadTopology()
-            let specs = try LabNodeSpec.layout(of: topology)
-            let dataDirectory = URL(fileURLWithPath: options.directory).standardizedFileURL.path + "/data"
-            print("starting \(specs.count) servers of \(topology.name) in \(dataDirectory) ...")
-            let lab = try LabCluster.start(
-                specs, options: LabOptions(topology: topology, baseDirectory: dataDirectory))
-            try lab.save(to: options.statePath)
-            try printStatus(of: lab)
+            if manager.fileExists(atPath: options.networkPath) {
+                try requireRoot("removing the earlier namespaced lab's network")
+                let problems = try LabNetwork.load(from: options.networkPath).destroy(log: options.networkLog)
+                if !problems.isEmpty {
+                    fail("cannot remove the earlier lab's network: \(problems.joined(separator: "; "))")
+                }
+            }
+            if manager.fileExists(atPath: options.statePath) || manager.fileExists(atPath: options.networkPath) {
+                try? manager.removeItem(atPath: options.directory)
+            }
+        }
+
+        /// Records the plan first, so that `lab down` can undo a half-made network after a crash.
+        private func createNetwork(regions: [String]) throws -> LabNetwork {
+            var network = try LabNetwork.plan(
+                regions: regions, prefix: netnsPrefix, network: netnsNetwork, controlRegion: controlIn)
+            // Names taken by another lab: stop here, before recording them as ours (a failed `up`
+            // removes what its plan names, and must never remove another lab's network).
+            let taken = network.leftovers(log: options.networkLog)
+            if !taken.isEmpty {
+                fail(
+                    "\(taken.joined(separator: ", ")) already exist (another namespaced lab?); remove it with "
+                        + "`failoverctl lab down --directory DIR` or choose another --netns-prefix")
+            }
+            try network.save(to: options.networkPath)
+            do {
+                try network.create(log: options.networkLog)
+                try network.save(to: options.networkPath)
+            } catch {
+                _ = network.destroy(log: options.networkLog)
+                try? FileManager.default.removeItem(atPath: options.networkPath)
+                throw error
+            }
+            return network
         }
     }
 
@@ -72,7 +156,10 @@ struct LabCommand: ParsableCommand {
         @OptionGroup var options: Options
 
         func run() throws {
-            try printStatus(of: options.attach())
+            let network = try? LabNetwork.load(from: options.networkPath)
+            // Each server is asked from its own namespace, which only root can enter.
+            if network != nil { try requireRoot("failoverctl lab status of a namespaced lab") }
+            try printStatus(of: options.attach(), network: network, clusterFile: options.clusterFilePath)
         }
     }
 
@@ -97,7 +184,8 @@ struct LabCommand: ParsableCommand {
             }
             try lab.rejoin(endpoint, upstream: upstream)
             try lab.save(to: options.statePath)
-            try printStatus(of: lab)
+            try printStatus(
+                of: lab, network: try? LabNetwork.load(from: options.networkPath), clusterFile: options.clusterFilePath)
         }
     }
 
@@ -134,7 +222,7 @@ struct LabCommand: ParsableCommand {
 
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop every server of the lab by PID and remove its data.")
+            abstract: "Stop every server by PID, remove the lab's namespaces, links, bridge and rules, and its data.")
 
         @OptionGroup var options: Options
 
@@ -142,52 +230,45 @@ struct LabCommand: ParsableCommand {
         var keepData = false
 
         func run() throws {
-            let lab = try options.attach()
-            let count = lab.nodes.count
-            try lab.stop()
-            if keepData {
-                try FileManager.default.removeItem(atPath: options.statePath)
-            } else {
-                try FileManager.default.removeItem(atPath: options.directory)
+            let manager = FileManager.default
+            let network = try? LabNetwork.load(from: options.networkPath)
+            if network != nil { try requireRoot("failoverctl lab down of a namespaced lab") }
+            if network == nil && !manager.fileExists(atPath: options.statePath) {
+                fail("no lab recorded in \(options.directory); start one with `failoverctl lab up`")
             }
-            print("stopped \(count) servers")
+            var count = 0
+            if manager.fileExists(atPath: options.statePath) {
+                let lab = try options.attach()
+                count = lab.nodes.count
+                try lab.stop()
+                try manager.removeItem(atPath: options.statePath)
+            }
+            if let network {
+                let problems = network.destroy(log: options.networkLog) + network.leftovers(log: options.networkLog)
+                guard problems.isEmpty else {
+                    fail("stopped \(count) servers, but could not remove: \(problems.joined(separator: "; "))")
+                }
+                try manager.removeItem(atPath: options.networkPath)
+                try? manager.removeItem(atPath: options.clusterFilePath)
+            }
+            if !keepData { try manager.removeItem(atPath: options.directory) }
+            print(
+                "stopped \(count) servers" + (network == nil ? "" : "; removed the lab's namespaces, links and rules"))
         }
     }
 }
 
-/// One line per server: what it is now, as the server itself says.
-private func printStatus(of lab: LabCluster) throws {
-    let byPort = Dictionary(lab.nodes.map { ($0.port, $0.name) }, uniquingKeysWith: { first, _ in first })
-    let header = ["ENDPOINT", "REGION", "ADDRESS", "PID", "ROLE", "STREAMS FROM"]
-    var rows: [[String]] = []
-    for node in lab.nodes {
-        var role = "stopped"
-        var upstream = "-"
-        if lab.isRunning(node.name) {
-            let answer =
-                (try? lab.sql(
-                    node.name,
-                    "select pg_is_in_recovery(), coalesce((select sender_port::text || ' ' || status "
-                        + "from pg_stat_wal_receiver), '')", timeout: .seconds(3))) ?? "unreachable"
-            let fields = answer.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            if fields.count == 2 {
-                role = fields[0] == "t" ? "standby" : "primary"
-                let receiver = fields[1].split(separator: " ")
-                if receiver.count == 2, let port = Int(receiver[0]) {
-                    upstream = "\(byPort[port] ?? "port \(port)") (\(receiver[1]))"
-                } else if fields[0] == "t" {
-                    upstream = "not streaming"
-                }
-            } else {
-                role = "unreachable"
-            }
-        }
-        rows.append([node.name, node.region, "\(node.host):\(node.port)", String(node.pid), role, upstream])
-    }
-    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-    for row in [header] + rows {
-        print(
-            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-                .trimmingCharacters(in: .whitespaces))
+/// Prints `message` as one line on standard error and exits 1.
+func fail(_ message: String) -> Never {
+    printError(message)
+    Foundation.exit(1)
+}
+
+/// Exits with one line unless the caller is root.
+func requireRoot(_ what: String) throws {
+    do throws(LabError) {
+        try LabNetwork.requireRoot(for: what)
+    } catch {
+        fail(error.description)
     }
 }
