@@ -28,6 +28,12 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: daemonPath)
         process.arguments = ["--config", config, "--state", state, "--log-level", "info"]
+        // Suites run side by side: a file without an api section would put every daemon on the
+        // default 127.0.0.1:8008, and the second one to bind it would fail.
+        let text = (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
+        if !text.contains("\napi:") {
+            process.arguments! += ["--listen", "127.0.0.1:\(try LabCluster.freePorts(1)[0])"]
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["FAILOVERD_FAULT_POINT"] = faultPoint
         environment.merge(extra) { $1 }
