@@ -39,6 +39,18 @@ struct DatabaseOperations: Sendable {
         return last
     }
 
+    /// ``fence(_:)``, once more when it reached the server and failed half-way (a statement that
+    /// failed or timed out, a connection lost mid-fence): a half-done fence may have left client
+    /// sessions able to write. A server that cannot be reached at all is not retried: it is
+    /// unreachable for this step.
+    func fenceRetrying(_ name: String) async throws -> LSN? {
+        do {
+            return try await fence(name)
+        } catch let error as PostgresError where error.kind != .connectTimeout && error.kind != .connectionFailed {
+            return try await fence(name)
+        }
+    }
+
     /// Makes `name` refuse writes: read-only by default for new transactions, client sessions ended.
     /// Returns its WAL position after fencing (its final position when nothing else writes).
     func fence(_ name: String) async throws -> LSN? {

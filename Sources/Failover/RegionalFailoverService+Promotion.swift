@@ -80,7 +80,7 @@ extension RegionalFailoverService {
         undo.fenceAttempted = true
         let fenceResult = await step(&record, "fencing") { () async throws -> [String: String] in
             do {
-                oldFinalPosition = try await ops.fence(oldPrimary)
+                oldFinalPosition = try await ops.fenceRetrying(oldPrimary)
                 fencedBySQL = true
                 return ["fenced": oldPrimary, "position": oldFinalPosition?.description ?? "unknown"]
             } catch  where kind != .switchover {
