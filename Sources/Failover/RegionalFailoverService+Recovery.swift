@@ -1,0 +1,145 @@
+import Foundation
+import Health
+import Logging
+import Postgres
+import ServiceLifecycle
+import StateStore
+import Synchronization
+import Topology
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Start of the service: the control values, the operations a crash interrupted, and the stored
+/// write target compared with what the servers say.
+extension RegionalFailoverService {
+    /// Reads the control values and closes or completes what a crash interrupted.
+    func restore() async {
+        // Each start of the service is a new generation of routing tables, in the high 32 bits of
+        // the epoch: a restarted daemon's tables are newer than any its predecessor published, so a
+        // separate proxy that kept the last one follows the new daemon again.
+        let generation = ((try? await store.control("routing_generation")).flatMap { UInt64($0) } ?? 0) + 1
+        try? await store.setControl("routing_generation", String(generation))
+        paused = (try? await store.control("paused")) == "true"
+        promotionInDoubt = try? await store.control("promotion_in_doubt")
+        writeTarget = try? await store.control("write_target")
+        fenced = Set(((try? await store.control("fenced")) ?? "").split(separator: ",").map(String.init))
+        if let text = try? await store.control("last_automatic_failover_at"), let seconds = Double(text) {
+            lastAutomaticFailoverAt = Date(timeIntervalSince1970: seconds)
+        }
+        let interrupted = (try? await store.operationsInProgress()) ?? []
+        for stored in interrupted {
+            guard var record = try? OperationRecord.decoder().decode(OperationRecord.self, from: stored.payload) else {
+                continue
+            }
+            let entries = (try? await store.journal(operationID: record.id)) ?? []
+            var promotedEndpoint =
+                entries.last { $0.step == "promotion" && $0.phase == "finished" }
+                .flatMap { record.newPrimary ?? $0.detail.fact("promoted") }
+            var inDoubt: String?
+            if promotedEndpoint == nil,
+                let sent = entries.last(where: { $0.step == "promotion" && $0.phase != "finished" })?.detail.fact(
+                    "candidate")
+            {
+                // The promotion may have been sent: ask the candidate whether it became a primary.
+                switch try? await operations.isInRecovery(sent) {
+                case false?: promotedEndpoint = sent
+                case true?: break
+                case nil: inDoubt = sent
+                }
+            }
+            if let inDoubt {
+                // It may become the primary at any moment: final. The old primary stays fenced.
+                promotionInDoubt = inDoubt
+                try? await store.setControl("promotion_in_doubt", inDoubt)
+                fenced.insert(record.oldPrimary)
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                record.status = "failed"
+                record.error =
+                    "the control plane stopped after sending the promotion of \(inDoubt), which does not answer: "
+                    + "it is final; \(record.oldPrimary) stays fenced"
+            } else if let newPrimary = promotedEndpoint {
+                // The journal says a promotion happened: it is final. Route to it and finish.
+                writeTarget = newPrimary
+                record.newPrimary = newPrimary
+                record.status = "completed"
+                record.error = "the control plane restarted after promotion; routing completed on restart"
+                try? await store.setControl("write_target", newPrimary)
+                fenced.remove(newPrimary)
+                fenced.insert(record.oldPrimary)
+                if record.kind == .automaticFailover {
+                    // It counts for anti-flapping like any completed automatic failover.
+                    lastAutomaticFailoverAt = now()
+                    try? await store.setControl(
+                        "last_automatic_failover_at", String(lastAutomaticFailoverAt!.timeIntervalSince1970))
+                }
+                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            } else {
+                record.status = "abandoned"
+                record.error = "the control plane stopped before any promotion; nothing was promoted"
+                if record.step("promotion") != nil || entries.contains(where: { $0.step == "fencing" }) {
+                    // The old primary may have been fenced: lift it, it is still the primary.
+                    try? await operations.unfence(record.oldPrimary)
+                    fenced.remove(record.oldPrimary)
+                    try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                }
+            }
+            record.finishedAt = now()
+            await persist(record)
+            await journal(record.id, "recovery", "note", ["status": record.status, "reason": record.error ?? ""])
+            logger.warning(
+                "interrupted operation closed",
+                metadata: ["failover_id": "\(record.id)", "status": "\(record.status)"])
+        }
+        routingState.withLock { $0.epoch = max($0.epoch, generation << 32) }
+        publishRouting()
+    }
+
+    /// The first write target: the recorded one, else the one reachable primary.
+    func adoptWriteTarget(_ snapshot: HealthSnapshot) async {
+        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+        guard primaries.count == 1, let primary = primaries.first else { return }
+        writeTarget = primary.endpoint
+        try? await store.setControl("write_target", primary.endpoint)
+        publishRouting()
+        logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
+    }
+
+    /// After a restart, the stored write target against what the servers report: a stored target
+    /// that answers as a standby while exactly one other, unfenced server is a primary was replaced
+    /// while this daemon was away (by an operator, or a promotion it could not confirm). Route to
+    /// the primary that exists rather than to a standby; anything less clear is left to an operator.
+    func reconcileWriteTarget(_ snapshot: HealthSnapshot) async {
+        guard running == nil, let stored = writeTarget, let health = snapshot[endpoint: stored] else { return }
+        // Every server probed at least once since this start (answering or not): only then is "the
+        // one other primary" known.
+        guard snapshot.endpoints.allSatisfy({ $0.lastProbeAt != nil }) else { return }
+        writeTargetReconciled = true
+        guard health.reachable else { return }
+        guard health.role == .standby else { return }
+        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+        guard primaries.count == 1, let primary = primaries.first else {
+            logger.critical(
+                "the stored write target is a standby and no single other primary answers; an operator must act",
+                metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
+            return
+        }
+        writeTarget = primary.endpoint
+        try? await store.setControl("write_target", primary.endpoint)
+        publishRouting()
+        logger.warning(
+            "stored write target is a standby; routing to the one primary",
+            metadata: ["stored": "\(stored)", "endpoint": "\(primary.endpoint)"])
+    }
+}
+
+extension String {
+    /// One fact of a journal entry's detail.
+    fileprivate func fact(_ key: String) -> String? {
+        guard let data = data(using: .utf8),
+            let facts = try? JSONDecoder().decode([String: String].self, from: data)
+        else { return nil }
+        return facts[key]
+    }
+}
