@@ -267,3 +267,58 @@ import Topology
         }
     }
 }
+
+/// Asynchronous replication: nothing bounds what a primary that still runs commits, so a primary
+/// that stops answering (without refusing) is failed over only once it is fenced.
+@Suite(.serialized) struct AsynchronousSafetyTests {
+    @Test(.timeLimit(.minutes(2)))
+    func aHungPrimaryWithoutAFenceIsNotFailedOver() async throws {
+        try await FailoverFixture.run(synchronous: false) { fixture in
+            try fixture.lab.signalServer("us-east-1", SIGSTOP)
+            var resumed = false
+            defer { if !resumed { try? fixture.lab.signalServer("us-east-1", SIGCONT) } }
+            try await fixture.waitFor("failover_blocked", timeout: .seconds(20)) {
+                fixture.events.contains(.failoverBlocked)
+            }
+            let blocked = try #require(fixture.events.all.last { $0.kind == .failoverBlocked })
+            #expect(blocked.facts["reason"]?.contains("asynchronous") == true, "\(blocked.facts)")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await fixture.service.history().isEmpty)
+            #expect(try fixture.sql("us-east-2", "select pg_is_in_recovery()") == "t")
+            try fixture.lab.signalServer("us-east-1", SIGCONT)
+            resumed = true
+            #expect(fixture.writableServers() == ["us-east-1"])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aCrashedPrimaryIsFailedOverWithItsLossMeasured() async throws {
+        try await FailoverFixture.run(synchronous: false) { fixture in
+            // A refused connection: nothing listens there, nothing can commit there.
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            #expect(record.status == "completed", "\(record.error ?? "")")
+            #expect(record.rpoBytes != nil)
+            #expect(fixture.writableServers() == [try #require(record.newPrimary)])
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aFailedFencingCommandStopsTheFailoverAndRestores() async throws {
+        try await FailoverFixture.run(synchronous: false, extra: ", fencing_command: \"exit 3\"") { fixture in
+            try fixture.lab.signalServer("us-east-1", SIGSTOP)
+            var resumed = false
+            defer { if !resumed { try? fixture.lab.signalServer("us-east-1", SIGCONT) } }
+            let record = try await fixture.waitForOperation(timeout: .seconds(30))
+            #expect(record.status == "failed")
+            #expect(record.error?.contains("fencing_command failed") == true, "\(record.error ?? "")")
+            #expect(record.newPrimary == nil)
+            #expect(try fixture.sql("us-east-2", "select pg_is_in_recovery()") == "t")
+            // Nothing was promoted: the old primary is not fenced and comes back as the primary.
+            #expect(fixture.service.routing.fenced.isEmpty)
+            try fixture.lab.signalServer("us-east-1", SIGCONT)
+            resumed = true
+            #expect(fixture.service.routing.writeTarget == "us-east-1")
+        }
+    }
+}
