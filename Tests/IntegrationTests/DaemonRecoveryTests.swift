@@ -49,6 +49,17 @@ import Testing
         return process
     }
 
+    /// A directory for a daemon beside the fixture's lab, its cluster file (the lab's layout) and
+    /// its state store path.
+    static func daemonFiles(_ fixture: FailoverFixture) throws -> (directory: String, config: String, state: String) {
+        let directory = fixture.lab.baseDirectory + "/daemon"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = directory + "/cluster.yaml"
+        let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
+        try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
+        return (directory, config, directory + "/state.sqlite")
+    }
+
     /// Stops the daemon by its PID: SIGTERM, a bounded wait, then SIGKILL.
     static func stop(_ process: Process) {
         guard process.isRunning else { return }
@@ -64,12 +75,7 @@ import Testing
     @Test(.timeLimit(.minutes(2)))
     func daemonKilledAfterPromotionCompletesTheFailoverOnRestart() async throws {
         try await FailoverFixture.run(startControlPlane: false) { fixture in
-            let directory = fixture.lab.baseDirectory + "/daemon"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let config = directory + "/cluster.yaml"
-            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
-            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
-            let state = directory + "/state.sqlite"
+            let (directory, config, state) = try Self.daemonFiles(fixture)
             let log = directory + "/failoverd.log"
 
             let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: "after_promotion")
@@ -114,12 +120,7 @@ import Testing
     @Test(.timeLimit(.minutes(2)))
     func daemonKilledAfterSendingThePromotionNeverPromotesASecondServer() async throws {
         try await FailoverFixture.run(startControlPlane: false) { fixture in
-            let directory = fixture.lab.baseDirectory + "/daemon"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let config = directory + "/cluster.yaml"
-            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
-            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
-            let state = directory + "/state.sqlite"
+            let (directory, config, state) = try Self.daemonFiles(fixture)
             let log = directory + "/failoverd.log"
 
             // Killed after pg_promote went out and before the journal says it finished.
@@ -158,12 +159,7 @@ import Testing
     @Test(.timeLimit(.minutes(1)))
     func aSecondDaemonOnTheSameStateFileRefusesToStart() async throws {
         try await FailoverFixture.run(startControlPlane: false) { fixture in
-            let directory = fixture.lab.baseDirectory + "/daemon"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let config = directory + "/cluster.yaml"
-            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
-            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
-            let state = directory + "/state.sqlite"
+            let (directory, config, state) = try Self.daemonFiles(fixture)
             let first = try Self.startDaemon(
                 config: config, state: state, log: directory + "/first.log", faultPoint: nil)
             defer { Self.stop(first) }
@@ -188,12 +184,7 @@ import Testing
     @Test(.timeLimit(.minutes(2)))
     func aRestartedDaemonRoutesToThePrimaryThatExistsNotToAStoredStandby() async throws {
         try await FailoverFixture.run(startControlPlane: false) { fixture in
-            let directory = fixture.lab.baseDirectory + "/daemon"
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let config = directory + "/cluster.yaml"
-            let ports = Dictionary(uniqueKeysWithValues: fixture.lab.nodes.map { ($0.name, $0.port) })
-            try FailoverFixture.topologyYAML(ports: ports).write(toFile: config, atomically: true, encoding: .utf8)
-            let state = directory + "/state.sqlite"
+            let (directory, config, state) = try Self.daemonFiles(fixture)
             let log = directory + "/failoverd.log"
             let store = try StateStore(path: state)
             let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)

@@ -69,6 +69,20 @@ import Topology
         }
     }
 
+    /// Replication across the relay, then a client of us-east writing to us-east-1 directly (as
+    /// the region's applications do), already committing.
+    static func startEastClient(_ fixture: FailoverFixture, _ paths: Paths) async throws
+        -> (ContinuousWriter, Task<[Int], Never>)
+    {
+        try await streamAcrossTheRelay(fixture, paths)
+        _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
+        let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
+        let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
+        let writing = Task { await writer.run(for: .seconds(60)) }
+        try await Task.sleep(for: .seconds(1))
+        return (writer, writing)
+    }
+
     /// Rows of `w` on `name`.
     static func rows(_ fixture: FailoverFixture, on name: String) throws -> Set<Int> {
         Set(try fixture.sql(name, "select id from w").split(separator: "\n").compactMap { Int($0) })
@@ -84,12 +98,7 @@ import Topology
             synchronousStandbys: ["us-east-2", "eu-west-1"], synchronousCount: 1,
             controlPlanePorts: Self.cuttableEastView(paths)
         ) { fixture in
-            try await Self.streamAcrossTheRelay(fixture, paths)
-            _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
-            let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
-            let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
-            let writing = Task { await writer.run(for: .seconds(60)) }
-            try await Task.sleep(for: .seconds(1))
+            let (writer, writing) = try await Self.startEastClient(fixture, paths)
 
             paths.silence(Self.eastCut)
             try await fixture.waitFor("failover_blocked", timeout: .seconds(20)) {
@@ -119,12 +128,7 @@ import Topology
         let paths = Paths()
         defer { paths.stopAll() }
         try await FailoverFixture.run(controlPlanePorts: Self.cuttableEastView(paths)) { fixture in
-            try await Self.streamAcrossTheRelay(fixture, paths)
-            _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
-            let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
-            let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
-            let writing = Task { await writer.run(for: .seconds(60)) }
-            try await Task.sleep(for: .seconds(1))
+            let (writer, writing) = try await Self.startEastClient(fixture, paths)
 
             paths.silence(Self.eastCut)
             let record = try await fixture.waitForOperation(timeout: .seconds(30))
