@@ -61,7 +61,15 @@ extension RegionalFailoverService {
                 let others = topology.allEndpoints.map(\.name).filter { $0 != primary }
                 // On the flow's own threads, with time enough for a busy machine: a standby that
                 // could not be asked counts for the primary, so a slow answer delays, never decides.
-                fresh = await monitor.confirm(endpoints: others, minimumTimeout: Self.confirmationTimeout)
+                // While some standby keeps timing out, each round gives them twice the time (up to
+                // 4 s): on a starved machine the verdict comes later, but it comes.
+                fresh = await monitor.confirm(endpoints: others, minimumTimeout: confirmationTimeoutNow)
+                let timedOut = fresh.endpoints.contains {
+                    $0.endpoint != primary && !$0.reachable && !$0.lastFailureRefused
+                }
+                confirmationTimeoutNow =
+                    timedOut
+                    ? min(confirmationTimeoutNow * 2, Self.longestConfirmationTimeout) : Self.confirmationTimeout
             }
             guard !Task.isCancelled else { return }
             latest = fresh
@@ -128,6 +136,23 @@ extension RegionalFailoverService {
             requestedBy: nil, evidence: evidence)
         nextAutomaticAttemptAt =
             record?.status == "completed" ? nil : now().addingTimeInterval(Self.retryAfterFailedAttempt.seconds)
+    }
+
+    /// Probes every server for a requested operation (switchover, manual failover, dry run) on the
+    /// flow's own threads. A server that timed out (not one that refused) is asked again, twice,
+    /// with twice the time each round: on a starved machine a connection with its authentication
+    /// can take more than a second, and an operator's target must not be rejected as unreachable
+    /// for that. A server that never answers costs 1 + 2 + 4 s at most.
+    func askEveryServer() async -> HealthSnapshot {
+        var timeout = Self.confirmationTimeout
+        var snapshot = await monitor.confirm(endpoints: topology.allEndpoints.map(\.name), minimumTimeout: timeout)
+        for _ in 0..<2 {
+            let unanswered = snapshot.endpoints.filter { !$0.reachable && !$0.lastFailureRefused }.map(\.endpoint)
+            guard !unanswered.isEmpty else { break }
+            timeout = timeout * 2
+            snapshot = await monitor.confirm(endpoints: unanswered, minimumTimeout: timeout)
+        }
+        return snapshot
     }
 
     /// Why promoting now could lose acknowledged commits or leave two servers taking writes, with

@@ -77,13 +77,29 @@ extension RegionalFailoverService {
         // 3. Selection, on positions read at one moment: an automatic failover has just probed the
         // standbys; a requested operation probes everything now.
         if kind != .automaticFailover {
-            latest = await monitor.confirm(
-                endpoints: topology.allEndpoints.map(\.name), minimumTimeout: Self.confirmationTimeout)
+            latest = await askEveryServer()
         }
-        let snapshot = latest ?? monitor.latest
-        let plan = CandidateSelector.plan(
+        var snapshot = latest ?? monitor.latest
+        var plan = CandidateSelector.plan(
             oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology, mode: mode,
             fenced: fenced)
+        if kind == .automaticFailover {
+            // A standby the failover would prefer, but which only timed out (a busy machine, or a
+            // cut network): asked once more with 2 s before a less preferred one is chosen.
+            let unanswered = topology.allEndpoints.map(\.name).filter { name in
+                guard name != oldPrimary, let health = snapshot[endpoint: name] else { return false }
+                return !health.reachable && !health.lastFailureRefused && !fenced.contains(name)
+                    && CandidateSelector.wouldPrefer(
+                        name, over: plan.candidate, oldPrimary: oldPrimary, topology: topology)
+            }
+            if !unanswered.isEmpty {
+                snapshot = await monitor.confirm(endpoints: unanswered, minimumTimeout: .seconds(2))
+                latest = snapshot
+                plan = CandidateSelector.plan(
+                    oldPrimary: oldPrimary, oldPrimaryPosition: known?.lsn, snapshot: snapshot, topology: topology,
+                    mode: mode, fenced: fenced)
+            }
+        }
         record.plan = plan
         await step(&record, "selection") {
             [

@@ -69,6 +69,10 @@ public actor RegionalFailoverService: Service {
     var storeFailure: String?
     /// Whether the stored write target was compared with what the servers say since this start.
     var writeTargetReconciled = false
+    /// The time the next confirmation probe gives each standby (see ``handle(_:)``).
+    var confirmationTimeoutNow = RegionalFailoverService.confirmationTimeout
+    /// The most a confirmation probe waits for a standby that keeps timing out.
+    static let longestConfirmationTimeout: Duration = .seconds(4)
     /// Standbys whose `wal_receiver_timeout` was checked against `stream_staleness`.
     var receiverTimeoutChecked: Set<String> = []
     /// The least time a standby gets to answer a confirmation probe, whatever its `probe_timeout`.
@@ -151,8 +155,7 @@ public actor RegionalFailoverService: Service {
     {
         let mode = try selectionMode(region: region, endpoint: endpoint, force: force)
         guard let primary = writeTarget ?? topology.initialPrimary?.name else { throw .failed("no primary is known") }
-        let snapshot = await monitor.confirm(
-            endpoints: topology.allEndpoints.map(\.name), minimumTimeout: Self.confirmationTimeout)
+        let snapshot = await askEveryServer()
         return CandidateSelector.plan(
             oldPrimary: primary, oldPrimaryPosition: knownPosition(of: primary, in: snapshot)?.lsn,
             snapshot: snapshot, topology: topology, mode: mode, fenced: fenced)
@@ -185,8 +188,7 @@ public actor RegionalFailoverService: Service {
         if !force, running == nil, let primary = writeTarget {
             // A primary the control plane cannot reach may be cut off with its synchronous standbys
             // and still committing: the same rule as for automatic failover, unless forced.
-            let others = topology.allEndpoints.map(\.name)
-            let snapshot = await monitor.confirm(endpoints: others, minimumTimeout: Self.confirmationTimeout)
+            let snapshot = await askEveryServer()
             if snapshot[endpoint: primary]?.isHealthy != true,
                 let block = safetyBlock(oldPrimary: primary, snapshot: snapshot)
             {

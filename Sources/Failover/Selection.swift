@@ -129,14 +129,7 @@ public enum CandidateSelector {
                 rejected.append(Rejection(endpoint: health.endpoint, reason: reason))
                 continue
             }
-            let preference: Int
-            if endpoint.region == oldRegion && endpoint.role == .replica {
-                preference = 0
-            } else if endpoint.role == .leader {
-                preference = 1 + (regionRank[endpoint.region] ?? 0)
-            } else {
-                preference = 1 + regionRank.count + (regionRank[endpoint.region] ?? 0)
-            }
+            let preference = Self.preference(of: endpoint, oldRegion: oldRegion, regionRank: regionRank)
             let lsn = health.walPosition
             ranked.append(
                 (
@@ -237,6 +230,30 @@ public enum CandidateSelector {
         else { return nil }
         return "on timeline \(timeline) while the old primary is on timeline \(primaryTimeline): its WAL is not "
             + "the old primary's history (a standby that has not followed, or has diverged)"
+    }
+
+    /// Whether `endpoint`, were it eligible, would rank before `candidate` by preference alone (a
+    /// replica of the old primary's region, then region leaders by priority, then other replicas).
+    public static func wouldPrefer(
+        _ endpoint: String, over candidate: String?, oldPrimary: String, topology: ClusterTopology
+    ) -> Bool {
+        guard let candidate else { return true }
+        guard let node = topology.endpoint(named: endpoint), let chosen = topology.endpoint(named: candidate) else {
+            return false
+        }
+        let oldRegion = topology.endpoint(named: oldPrimary)?.region
+        let regionRank = Dictionary(
+            topology.regionsByPriority.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return preference(of: node, oldRegion: oldRegion, regionRank: regionRank)
+            < preference(of: chosen, oldRegion: oldRegion, regionRank: regionRank)
+    }
+
+    /// Lower is preferred: 0 a replica of the old primary's region, 1... region leaders by region
+    /// priority, then other replicas by region priority.
+    static func preference(of endpoint: Endpoint, oldRegion: String?, regionRank: [String: Int]) -> Int {
+        if endpoint.region == oldRegion && endpoint.role == .replica { return 0 }
+        if endpoint.role == .leader { return 1 + (regionRank[endpoint.region] ?? 0) }
+        return 1 + regionRank.count + (regionRank[endpoint.region] ?? 0)
     }
 
     static func preferenceWords(_ preference: Int, region: String, oldRegion: String?, regions: Int) -> String {

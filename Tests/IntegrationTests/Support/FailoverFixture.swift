@@ -113,7 +113,8 @@ struct FailoverFixture {
                 group.addTask { try await monitor.run() }
                 group.addTask { try await service.run() }
                 defer { group.cancelAll() }
-                try await fixture.waitFor("the service to adopt us-east-1", timeout: .seconds(10)) {
+                // Generous: on a loaded machine the first probes may time out a few times.
+                try await fixture.waitFor("the service to adopt us-east-1", timeout: .seconds(30)) {
                     await service.status().writeTarget == "us-east-1"
                 }
                 return try await body(fixture)
