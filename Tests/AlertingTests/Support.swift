@@ -172,22 +172,34 @@ private final class RecordingHandler: ChannelInboundHandler {
     private let box: ReceiverBox
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
+    /// Whether this connection was counted as open: a client may connect between the bind and the
+    /// moment the receiver is in the box (a retrying sender does); it is counted at its first read.
+    private var counted = false
 
     init(box: ReceiverBox) {
         self.box = box
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        box.receiver.withLock { $0?.connection(opened: true) }
+        countOpen()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        box.receiver.withLock { $0?.connection(opened: false) }
+        if counted { box.receiver.withLock { $0?.connection(opened: false) } }
         context.fireChannelInactive()
     }
 
+    private func countOpen() {
+        guard !counted else { return }
+        counted = box.receiver.withLock { receiver in
+            receiver?.connection(opened: true)
+            return receiver != nil
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        countOpen()
         switch unwrapInboundIn(data) {
         case .head(let requestHead):
             head = requestHead

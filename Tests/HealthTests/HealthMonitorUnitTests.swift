@@ -47,7 +47,7 @@ import Topology
             return Fixtures.failure(endpoint)
         }
         try await Self.running(monitor) {
-            let down = try await Fixtures.eventually(within: .seconds(2)) {
+            let down = try await Fixtures.eventually(within: .seconds(15)) {
                 monitor.latest[endpoint: "p"]?.isDown == true
             }
             #expect(down)
@@ -60,7 +60,7 @@ import Topology
             print("fast re-probe gaps (ms):", gaps.prefix(2).map(Fixtures.milliseconds))
             for gap in gaps.prefix(2) {
                 #expect(gap >= .milliseconds(40))
-                #expect(gap < .seconds(1), "re-probes after a failure should not wait for the 3 s interval")
+                #expect(gap < .milliseconds(2500), "re-probes after a failure should not wait for the 3 s interval")
             }
             // Once down, the regular interval applies again: no burst of re-probes.
             try await Task.sleep(for: .milliseconds(500))
@@ -83,7 +83,7 @@ import Topology
             return log.count(of: endpoint.name) <= 2 ? Fixtures.failure(endpoint) : Fixtures.primary(endpoint)
         }
         try await Self.running(monitor) {
-            let recovered = try await Fixtures.eventually(within: .seconds(2)) {
+            let recovered = try await Fixtures.eventually(within: .seconds(15)) {
                 monitor.latest[endpoint: "p"]?.reachable == true
             }
             #expect(recovered)
@@ -120,7 +120,7 @@ import Topology
         }
         try await Self.running(monitor) {
             var sequences: [UInt64] = []
-            let advanced = try await Fixtures.eventually(within: .seconds(3)) {
+            let advanced = try await Fixtures.eventually(within: .seconds(15)) {
                 sequences.append(monitor.latest.sequence)
                 return log.count(of: "fast") >= 10 && monitor.latest.sequence >= 10
             }
