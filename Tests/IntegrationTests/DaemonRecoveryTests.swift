@@ -81,11 +81,11 @@ import Testing
             let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: "after_promotion")
             defer { Self.stop(first) }
             let store = try StateStore(path: state)
-            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "us-east-1"
             }
             try fixture.lab.signal("us-east-1", SIGKILL)
-            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(20)) {
+            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(45)) {
                 !first.isRunning
             }
             // It died between promotion and routing: the store still says in progress.
@@ -97,7 +97,7 @@ import Testing
             let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
             defer { Self.stop(second) }
             // It routes to the promoted standby and closes the interrupted operation (two writes).
-            try await fixture.waitFor("the restarted daemon to complete the failover", timeout: .seconds(15)) {
+            try await fixture.waitFor("the restarted daemon to complete the failover", timeout: .seconds(30)) {
                 let routed = try await store.control("write_target") == "us-east-2"
                 let closed = try await store.operationsInProgress().isEmpty
                 return routed && closed
@@ -127,11 +127,11 @@ import Testing
             let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: "promotion:sent")
             defer { Self.stop(first) }
             let store = try StateStore(path: state)
-            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "us-east-1"
             }
             try fixture.lab.signal("us-east-1", SIGKILL)
-            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(20)) {
+            try await fixture.waitFor("the daemon to stop at its fault point", timeout: .seconds(45)) {
                 !first.isRunning
             }
             let interrupted = try #require(try await store.operationsInProgress().first)
@@ -143,7 +143,7 @@ import Testing
             let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
             defer { Self.stop(second) }
             // The candidate became a primary: that promotion is final and completed on restart.
-            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(15)) {
+            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(30)) {
                 let routed = try await store.control("write_target") == "us-east-2"
                 let closed = try await store.operationsInProgress().isEmpty
                 return routed && closed
@@ -164,7 +164,7 @@ import Testing
                 config: config, state: state, log: directory + "/first.log", faultPoint: nil)
             defer { Self.stop(first) }
             let store = try StateStore(path: state)
-            try await fixture.waitFor("the first daemon to adopt us-east-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the first daemon to adopt us-east-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "us-east-1"
             }
             let secondLog = directory + "/second.log"
@@ -172,7 +172,7 @@ import Testing
                 config: config, state: state, log: secondLog, faultPoint: nil,
                 environment: ["FAILOVER_API_LISTEN_UNUSED": "1"])
             defer { Self.stop(second) }
-            try await fixture.waitFor("the second daemon to exit", timeout: .seconds(10)) { !second.isRunning }
+            try await fixture.waitFor("the second daemon to exit", timeout: .seconds(30)) { !second.isRunning }
             #expect(second.terminationStatus == 1)
             let output = try String(contentsOfFile: secondLog, encoding: .utf8)
             #expect(
@@ -188,7 +188,7 @@ import Testing
             let log = directory + "/failoverd.log"
             let store = try StateStore(path: state)
             let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
-            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "us-east-1"
             }
             Self.stop(first)
@@ -200,7 +200,7 @@ import Testing
 
             let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
             defer { Self.stop(second) }
-            try await fixture.waitFor("the restarted daemon to route to eu-west-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the restarted daemon to route to eu-west-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "eu-west-1"
             }
             #expect(try await store.operations(limit: 10).isEmpty, "no failover for a primary that exists")

@@ -63,7 +63,7 @@ import Testing
             defer { DaemonRecoveryTests.stop(process) }
 
             let client = APIClient(base: "http://127.0.0.1:\(apiPort)")
-            try await fixture.waitFor("the API to answer", timeout: .seconds(15)) {
+            try await fixture.waitFor("the API to answer", timeout: .seconds(30)) {
                 (try? await client.get("/readyz"))?.status == 200
             }
             let document = try await client.get("/openapi.json")
@@ -86,7 +86,7 @@ import Testing
                 log: directory + "/failoverd.log", faultPoint: nil)
             defer { DaemonRecoveryTests.stop(process) }
             let client = APIClient(base: "http://127.0.0.1:\(apiPort)")
-            try await fixture.waitFor("the API to answer", timeout: .seconds(15)) {
+            try await fixture.waitFor("the API to answer", timeout: .seconds(30)) {
                 (try? await client.get("/readyz"))?.status == 200
             }
             // A follower's request that never ends by itself, as a separate proxy holds it.
@@ -116,11 +116,11 @@ import Testing
                 log: directory + "/failoverd.log", faultPoint: nil)
             defer { DaemonRecoveryTests.stop(process) }
             let store = try StateStore(path: directory + "/state.sqlite")
-            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(15)) {
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(30)) {
                 try await store.control("write_target") == "us-east-1"
             }
             try fixture.lab.signal("us-east-1", SIGKILL)
-            try await fixture.waitFor("the hook to run", timeout: .seconds(20)) {
+            try await fixture.waitFor("the hook to run", timeout: .seconds(45)) {
                 FileManager.default.fileExists(atPath: pidFile)
                     && (try? String(contentsOfFile: pidFile, encoding: .utf8))?.isEmpty == false
             }

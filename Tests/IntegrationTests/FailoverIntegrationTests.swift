@@ -22,7 +22,7 @@ import Topology
             let killedAt = Date()
             try fixture.lab.signal("us-east-1", SIGKILL)
 
-            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed")
             #expect(record.kind == .automaticFailover)
             #expect(record.newPrimary == "us-east-2")
@@ -37,13 +37,13 @@ import Topology
             #expect(try fixture.sql("us-east-2", "select pg_is_in_recovery()") == "f")
             #expect(try fixture.sql("us-east-2", "select count(*) from t") == "100")
             // The other standbys follow the new primary; the cascade inside eu-west stays.
-            try await fixture.waitFor("standbys to follow us-east-2", timeout: .seconds(10)) {
+            try await fixture.waitFor("standbys to follow us-east-2", timeout: .seconds(30)) {
                 try fixture.upstream(of: "eu-west-1") == "us-east-2"
                     && fixture.upstream(of: "ap-south-1") == "us-east-2"
             }
             #expect(try fixture.upstream(of: "eu-west-2") == "eu-west-1")
             _ = try fixture.sql("us-east-2", "insert into t values (101)")
-            try await fixture.waitFor("the cascaded replica to see new writes", timeout: .seconds(10)) {
+            try await fixture.waitFor("the cascaded replica to see new writes", timeout: .seconds(30)) {
                 (try? fixture.sql("eu-west-2", "select count(*) from t")) == "101"
             }
             #expect(fixture.events.contains(.failoverTriggered))
@@ -69,7 +69,7 @@ import Topology
         try await FailoverFixture.run { fixture in
             let killedAt = Date()
             try fixture.lab.signal("us-east-1", SIGKILL)
-            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             let seenAt = Date()
             #expect(record.status == "completed")
 
@@ -94,7 +94,7 @@ import Topology
             try fixture.lab.signal("us-east-2", SIGKILL)
             try fixture.lab.signal("us-east-1", SIGKILL)
 
-            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed", "\(record.error ?? "")")
             #expect(record.newPrimary == "eu-west-1")
             #expect(record.plan?.rejected.contains { $0.endpoint == "us-east-2" } == true)
@@ -102,7 +102,7 @@ import Topology
             // us-east-2 is gone: the new primary waits only for the synchronous standby that remains.
             #expect(try fixture.sql("eu-west-1", "show synchronous_standby_names") == "ANY 1 (\"ap-south-1\")")
             #expect(try fixture.upstream(of: "eu-west-2") == "eu-west-1")
-            try await fixture.waitFor("ap-south-1 to follow eu-west-1", timeout: .seconds(10)) {
+            try await fixture.waitFor("ap-south-1 to follow eu-west-1", timeout: .seconds(30)) {
                 try fixture.upstream(of: "ap-south-1") == "eu-west-1"
             }
             _ = try fixture.sql("eu-west-1", "create table after_failover(id int)")
@@ -117,13 +117,13 @@ import Topology
             var resumed = false
             defer { if !resumed { try? fixture.lab.signalServer("us-east-1", SIGCONT) } }
 
-            let record = try await fixture.waitForOperation(timeout: .seconds(30))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed", "\(record.error ?? "")")
             #expect(record.newPrimary == "us-east-2")
 
             try fixture.lab.signalServer("us-east-1", SIGCONT)
             resumed = true
-            try await fixture.waitFor("the returned old primary to be fenced", timeout: .seconds(15)) {
+            try await fixture.waitFor("the returned old primary to be fenced", timeout: .seconds(30)) {
                 fixture.events.contains(.oldPrimaryReturned)
             }
             #expect(try fixture.sql("us-east-1", "show default_transaction_read_only") == "on")
@@ -150,7 +150,7 @@ import Topology
             let proxy = try #require(box.relay.withLock { $0 })
             defer { proxy.stop() }
             proxy.cut()
-            try await fixture.waitFor("a partition_suspected event", timeout: .seconds(15)) {
+            try await fixture.waitFor("a partition_suspected event", timeout: .seconds(30)) {
                 fixture.events.contains(.partitionSuspected)
             }
             // Stay a while: no failover may start.
@@ -172,7 +172,7 @@ import Topology
                 "us-east-1",
                 "create table filler(b text); insert into filler select repeat('x', 1000) from generate_series(1, 2000)"
             )
-            try await fixture.waitFor("us-east-2 to be seen lagging", timeout: .seconds(10)) {
+            try await fixture.waitFor("us-east-2 to be seen lagging", timeout: .seconds(30)) {
                 (fixture.monitor.latest[endpoint: "us-east-2"]?.lagBytes ?? 0) > 256 * 1024
             }
             let dryRun = try await fixture.service.dryRun()
@@ -181,7 +181,7 @@ import Topology
             #expect(rejection.reason.contains("max_lag_on_failover"))
 
             try fixture.lab.signal("us-east-1", SIGKILL)
-            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed", "\(record.error ?? "")")
             #expect(record.newPrimary == dryRun.candidate)
             #expect(

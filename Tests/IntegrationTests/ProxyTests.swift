@@ -65,7 +65,8 @@ import Topology
         routing configure: (inout RoutingSettings) -> Void = { _ in },
         _ body: (Harness) async throws -> T
     ) async throws -> T {
-        let health = HealthSettings(probeInterval: .milliseconds(300), probeTimeout: .milliseconds(250))
+        // A probe timeout a loaded machine can meet: a replica must not flap out of the reader set.
+        let health = HealthSettings(probeInterval: .milliseconds(500), probeTimeout: .milliseconds(450))
         var topology = HealthMonitorTests.topology(lab, health: health)
         var routing = RoutingSettings(
             enabled: true,
@@ -144,8 +145,12 @@ import Topology
                 }
                 let clock = ContinuousClock()
                 let started = clock.now
-                let held = Task { try await harness.connect(harness.readWritePort, timeout: .seconds(20)) }
-                try await Task.sleep(for: .milliseconds(300))
+                let held = Task { try await harness.connect(harness.readWritePort, timeout: .seconds(60)) }
+                // Promote only once the proxy holds the connection: on a slow machine the client's
+                // connect may take longer than any fixed pause.
+                _ = try await HealthMonitorTests.eventually(within: .seconds(30)) {
+                    harness.proxy.status().held >= 1
+                }
                 _ = try lab.sql(
                     "pg-standby", "select pg_promote(wait => true, wait_seconds => 30)", timeout: .seconds(35))
                 harness.tables.yield(Self.table(3, "pg-standby", fenced: ["pg-primary"]))

@@ -61,7 +61,7 @@ import Topology
                     + "password=\(fixture.lab.password) application_name=\(standby)'")
             _ = try fixture.sql(standby, "select pg_reload_conf()")
         }
-        try await fixture.waitFor("eu-west-1 and ap-south-1 to stream through the relay", timeout: .seconds(20)) {
+        try await fixture.waitFor("eu-west-1 and ap-south-1 to stream through the relay", timeout: .seconds(45)) {
             try ["eu-west-1", "ap-south-1"].allSatisfy { standby in
                 try fixture.sql(standby, "select sender_port from pg_stat_wal_receiver where status = 'streaming'")
                     == String(relayPort)
@@ -101,7 +101,7 @@ import Topology
             let (writer, writing) = try await Self.startEastClient(fixture, paths)
 
             paths.silence(Self.eastCut)
-            try await fixture.waitFor("failover_blocked", timeout: .seconds(20)) {
+            try await fixture.waitFor("failover_blocked", timeout: .seconds(45)) {
                 fixture.events.contains(.failoverBlocked)
             }
             // Stay a while: the region's clients keep committing, and nothing may be promoted.
@@ -131,7 +131,7 @@ import Topology
             let (writer, writing) = try await Self.startEastClient(fixture, paths)
 
             paths.silence(Self.eastCut)
-            let record = try await fixture.waitForOperation(timeout: .seconds(30))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed", "\(record.error ?? "")")
             let newPrimary = try #require(record.newPrimary)
             #expect(["eu-west-1", "ap-south-1"].contains(newPrimary))
@@ -139,7 +139,7 @@ import Topology
             // The region comes back: its old primary is fenced, its clients' commits never acknowledged.
             try await Task.sleep(for: .seconds(1))
             paths.restore(Self.eastCut)
-            try await fixture.waitFor("the returned old primary to be fenced", timeout: .seconds(20)) {
+            try await fixture.waitFor("the returned old primary to be fenced", timeout: .seconds(45)) {
                 fixture.events.contains(.oldPrimaryReturned)
             }
             writer.stop()
@@ -253,7 +253,7 @@ import Topology
         try await FailoverFixture.run(stateDirectory: mount.path) { fixture in
             try mount.fill()
             try fixture.lab.signal("us-east-1", SIGKILL)
-            try await fixture.waitFor("a failed attempt", timeout: .seconds(20)) {
+            try await fixture.waitFor("a failed attempt", timeout: .seconds(45)) {
                 fixture.events.contains(.failoverFailed)
             }
             let failed = try #require(fixture.events.all.first { $0.kind == .failoverFailed })
@@ -281,7 +281,7 @@ import Topology
             try fixture.lab.signalServer("us-east-1", SIGSTOP)
             var resumed = false
             defer { if !resumed { try? fixture.lab.signalServer("us-east-1", SIGCONT) } }
-            try await fixture.waitFor("failover_blocked", timeout: .seconds(20)) {
+            try await fixture.waitFor("failover_blocked", timeout: .seconds(45)) {
                 fixture.events.contains(.failoverBlocked)
             }
             let blocked = try #require(fixture.events.all.last { $0.kind == .failoverBlocked })
@@ -300,7 +300,7 @@ import Topology
         try await FailoverFixture.run(synchronous: false) { fixture in
             // A refused connection: nothing listens there, nothing can commit there.
             try fixture.lab.signal("us-east-1", SIGKILL)
-            let record = try await fixture.waitForOperation(timeout: .seconds(20))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "completed", "\(record.error ?? "")")
             #expect(record.rpoBytes != nil)
             #expect(fixture.writableServers() == [try #require(record.newPrimary)])
@@ -313,7 +313,7 @@ import Topology
             try fixture.lab.signalServer("us-east-1", SIGSTOP)
             var resumed = false
             defer { if !resumed { try? fixture.lab.signalServer("us-east-1", SIGCONT) } }
-            let record = try await fixture.waitForOperation(timeout: .seconds(30))
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
             #expect(record.status == "failed")
             #expect(record.error?.contains("fencing_command failed") == true, "\(record.error ?? "")")
             #expect(record.newPrimary == nil)
