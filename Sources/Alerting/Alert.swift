@@ -69,8 +69,9 @@ public enum AlertLabel: String, Sendable, Codable, CaseIterable {
 
 /// The alert types, their runbooks and which events resolve others.
 public enum AlertTypes {
-    /// Every type that can fire. `endpoint_recovered` and `circuit_closed` are not among them: they
-    /// resolve `endpoint_down` and `circuit_open`.
+    /// Every type that can fire. `endpoint_recovered`, `circuit_closed` and
+    /// `synchronous_quorum_restored` are not among them: they resolve `endpoint_down`,
+    /// `circuit_open` and `synchronous_quorum_lost`.
     public static let firing: [ControlEvent.Kind] = ControlEvent.Kind.allCases.filter { resolves($0) == nil }
 
     /// The type an event resolves, for events that end a condition rather than start one.
@@ -78,6 +79,7 @@ public enum AlertTypes {
         switch kind {
         case .endpointRecovered: .endpointDown
         case .circuitClosed: .circuitOpen
+        case .synchronousQuorumRestored: .synchronousQuorumLost
         default: nil
         }
     }

@@ -144,6 +144,10 @@ public struct ControlEvent: Sendable, Codable, Equatable {
         /// Resolves the `circuit_open` alert of the same cluster, endpoint and channel.
         case circuitClosed = "circuit_closed"
         case configReloadFailed = "config_reload_failed"
+        /// The primary has fewer synchronous standbys streaming than a commit needs: commits wait.
+        case synchronousQuorumLost = "synchronous_quorum_lost"
+        /// Resolves `synchronous_quorum_lost`: enough synchronous standbys stream again.
+        case synchronousQuorumRestored = "synchronous_quorum_restored"
     }
     public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
         case low, medium, high, critical

@@ -22,6 +22,7 @@ extension RegionalFailoverService {
         notePrimaryPosition(snapshot)
         reportEndpointChanges(snapshot)
         checkReceiverTimeouts(snapshot)
+        checkSynchronousQuorum(snapshot)
         // After a restart, nothing is fenced or decided before the stored write target has been
         // compared with what every server says.
         if writeTarget != nil && !writeTargetReconciled {
@@ -208,6 +209,48 @@ extension RegionalFailoverService {
                     ])
             }
         }
+    }
+
+    /// Says when the primary has fewer synchronous standbys streaming than `synchronous_standby_names`
+    /// needs: every commit then waits, although the primary answers every probe (its probes are
+    /// reads). Reported once the condition has lasted `stream_staleness` (a standby re-connecting is
+    /// not news), resolved when enough stream again.
+    func checkSynchronousQuorum(_ snapshot: HealthSnapshot) {
+        guard running == nil, let primary = writeTarget, let health = snapshot[endpoint: primary],
+            health.reachable, health.role == .primary, health.replicationKnown,
+            let set = SynchronousStandbySet.parse(health.synchronousStandbyNames ?? "")
+        else { return }
+        let streaming = health.replication.filter { peer in
+            peer.state == "streaming" && (set.members.contains("*") || set.members.contains(peer.applicationName))
+        }.map(\.applicationName)
+        if streaming.count >= set.count {
+            quorumShortSince = nil
+            if quorumLostReported {
+                quorumLostReported = false
+                emit(
+                    .synchronousQuorumRestored, .low, endpoint: primary,
+                    summary: "\(primary) has its synchronous standbys again (\(streaming.joined(separator: ", ")))",
+                    facts: ["streaming": streaming.joined(separator: ","), "needed": String(set.count)])
+            }
+            return
+        }
+        let at = now()
+        guard let since = quorumShortSince else {
+            quorumShortSince = at
+            return
+        }
+        guard !quorumLostReported, at.timeIntervalSince(since) >= settings.streamStaleness.seconds else { return }
+        quorumLostReported = true
+        emit(
+            .synchronousQuorumLost, .high, endpoint: primary,
+            summary:
+                "\(primary) needs \(set.count) synchronous standby acknowledgement(s) per commit but only "
+                + "\(streaming.count) of \(set.members.joined(separator: ", ")) stream(s): commits wait",
+            facts: [
+                "streaming": streaming.joined(separator: ","), "needed": String(set.count),
+                "synchronous_standby_names": health.synchronousStandbyNames ?? "",
+            ])
+        logger.error("synchronous quorum lost", metadata: ["endpoint": "\(primary)"])
     }
 
     func notePartition(primary: String, evidence: DetectionEvidence) {

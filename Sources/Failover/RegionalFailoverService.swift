@@ -73,6 +73,10 @@ public actor RegionalFailoverService: Service {
     var confirmationTimeoutNow = RegionalFailoverService.confirmationTimeout
     /// The most a confirmation probe waits for a standby that keeps timing out.
     static let longestConfirmationTimeout: Duration = .seconds(4)
+    /// Since when the primary has had too few synchronous standbys streaming, and whether that was
+    /// reported (``checkSynchronousQuorum(_:)``).
+    var quorumShortSince: Date?
+    var quorumLostReported = false
     /// Standbys whose `wal_receiver_timeout` was checked against `stream_staleness`.
     var receiverTimeoutChecked: Set<String> = []
     /// The least time a standby gets to answer a confirmation probe, whatever its `probe_timeout`.

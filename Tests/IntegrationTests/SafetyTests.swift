@@ -326,3 +326,39 @@ import Topology
         }
     }
 }
+
+/// Writes that hang without a failover must still be said: a primary whose synchronous standbys
+/// stopped streaming.
+@Suite(.serialized) struct SynchronousQuorumAlertTests {
+    @Test(.timeLimit(.minutes(2)))
+    func aPrimaryWithoutEnoughSynchronousStandbysIsReportedAndResolved() async throws {
+        try await FailoverFixture.run { fixture in
+            // ANY 2 of three: with eu-west-1 and ap-south-1 gone, us-east-2 alone cannot make a commit.
+            var saved: [String: String] = [:]
+            for standby in ["eu-west-1", "ap-south-1"] {
+                saved[standby] = try fixture.sql(standby, "show primary_conninfo")
+                _ = try fixture.sql(standby, "alter system set primary_conninfo = 'host=127.0.0.1 port=1'")
+                _ = try fixture.sql(standby, "select pg_reload_conf()")
+            }
+            try await fixture.waitFor("synchronous_quorum_lost", timeout: .seconds(45)) {
+                fixture.events.contains(.synchronousQuorumLost)
+            }
+            let lost = try #require(fixture.events.all.first { $0.kind == .synchronousQuorumLost })
+            #expect(lost.endpoint == "us-east-1")
+            #expect(lost.facts["needed"] == "2")
+            #expect(lost.facts["streaming"] == "us-east-2")
+            // Nothing is failed over for it: the primary is alive.
+            #expect(try await fixture.service.history().isEmpty)
+
+            for (standby, conninfo) in saved {
+                _ = try fixture.sql(
+                    standby,
+                    "alter system set primary_conninfo = '\(conninfo.replacingOccurrences(of: "'", with: "''"))'")
+                _ = try fixture.sql(standby, "select pg_reload_conf()")
+            }
+            try await fixture.waitFor("synchronous_quorum_restored", timeout: .seconds(45)) {
+                fixture.events.contains(.synchronousQuorumRestored)
+            }
+        }
+    }
+}
