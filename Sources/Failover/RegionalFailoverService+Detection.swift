@@ -266,10 +266,12 @@ extension RegionalFailoverService {
         emit(
             .partitionSuspected, .high, endpoint: primary,
             summary:
-                "the control plane cannot reach primary \(primary), but its standbys still receive WAL from it: no failover",
+                "the control plane cannot reach primary \(primary), but its standbys do not confirm that it is down "
+                + "(they still receive WAL from it, or cannot be asked either): no failover",
             facts: [
                 "still_receiving": evidence.stillReceiving.joined(separator: ","),
                 "lost_stream": evidence.lostStream.joined(separator: ","),
+                "unreachable": evidence.unreachable.joined(separator: ","),
                 "last_error": evidence.lastError ?? "",
             ])
         logger.error("partition suspected", metadata: ["endpoint": "\(primary)"])
