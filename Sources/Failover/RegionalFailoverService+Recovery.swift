@@ -115,16 +115,29 @@ extension RegionalFailoverService {
         // Every server probed at least once since this start (answering or not): only then is "the
         // one other primary" known.
         guard snapshot.endpoints.allSatisfy({ $0.lastProbeAt != nil }) else { return }
-        writeTargetReconciled = true
-        guard health.reachable else { return }
-        guard health.role == .standby else { return }
-        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
-        guard primaries.count == 1, let primary = primaries.first else {
-            logger.critical(
-                "the stored write target is a standby and no single other primary answers; an operator must act",
-                metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
+        guard health.reachable else {
+            // Down since before this start: detection decides, as for any primary that stops
+            // answering. Until it is down (a slow first probe), keep asking.
+            if health.isDown { writeTargetReconciled = true }
             return
         }
+        guard health.role == .standby else {
+            writeTargetReconciled = true
+            return
+        }
+        let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+        guard primaries.count == 1, let primary = primaries.first else {
+            // Neither fence nor fail over while the servers contradict the store: a primary that
+            // did not answer this round may answer the next. An operator can act meanwhile.
+            if !reconcileReported {
+                reconcileReported = true
+                logger.critical(
+                    "the stored write target is a standby and no single other primary answers; waiting, or an operator acts",
+                    metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
+            }
+            return
+        }
+        writeTargetReconciled = true
         writeTarget = primary.endpoint
         try? await store.setControl("write_target", primary.endpoint)
         publishRouting()

@@ -69,6 +69,8 @@ public actor RegionalFailoverService: Service {
     var storeFailure: String?
     /// Whether the stored write target was compared with what the servers say since this start.
     var writeTargetReconciled = false
+    /// Whether the wait for a clear answer at reconciliation was logged.
+    var reconcileReported = false
     /// The time the next confirmation probe gives each standby (see ``handle(_:)``).
     var confirmationTimeoutNow = RegionalFailoverService.confirmationTimeout
     /// The most a confirmation probe waits for a standby that keeps timing out.
