@@ -52,7 +52,7 @@ struct RunMatrix: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         // The servers run as `postgres` and must reach their data directories below it.
         chmod(root, 0o755)
-        print(
+        say(
             "failover-chaos: \(trialCount) trial(s) of \(faultList.map(\.rawValue)) in \(modeList.map(\.rawValue)); "
                 + "records in \(root)")
 
@@ -67,20 +67,21 @@ struct RunMatrix: AsyncParsableCommand {
                         fault: fault, mode: mode, number: number, template: template, tools: tools,
                         directory: directory
                     ).run()
-                    print(Summary.line(verdict))
+                    say(Summary.line(verdict))
+                    // Progress shows as it happens, also when the output is a file.
                     verdicts.append(verdict)
                 }
             }
         }
         let summary = Summary.figures(verdicts)
         for verdict in verdicts where verdict.failed {
-            print(
+            say(
                 "FAILED \(verdict.mode.rawValue) \(verdict.fault.rawValue) #\(verdict.number) (\(verdict.directory)):")
-            if let error = verdict.error { print("  error: \(error)") }
-            for broken in verdict.broken { print("  broken: \(broken)") }
+            if let error = verdict.error { say("  error: \(error)") }
+            for broken in verdict.broken { say("  broken: \(broken)") }
         }
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
+        say(String(decoding: data, as: UTF8.self))
         if verdicts.contains(where: \.failed) { throw ExitCode(1) }
     }
 
@@ -92,6 +93,12 @@ struct RunMatrix: AsyncParsableCommand {
             return value
         }
     }
+}
+
+/// One line on standard output at once (unbuffered), so progress shows as it happens also when
+/// the output goes to a file.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 func printError(_ message: String) {
