@@ -40,6 +40,10 @@ struct ChaosLab {
     }
 
     func up() async throws {
+        // Registered before anything exists: `lab down` removes whatever a half-done `up` left.
+        Interruption.labIsUp([
+            tools.failoverctl, "lab", "down", "--directory", directory, "--config", inputConfig,
+        ])
         try await ctl(
             ["up", "--netns", "--netns-prefix", Self.prefix, "--netns-network", Self.network], timeout: .seconds(120))
     }
@@ -50,6 +54,7 @@ struct ChaosLab {
         try? FileManager.default.copyItem(atPath: "\(directory)/network.log", toPath: "\(recordsDirectory)/network.log")
         do {
             try await ctl(["down"], timeout: .seconds(60))
+            Interruption.labIsUp(nil)
             return nil
         } catch {
             return "\(error)"

@@ -47,6 +47,7 @@ final class ChildProcess {
             throw ChaosError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         self.pid = pid
+        Interruption.started(pid)
     }
 
     /// Whether it still runs; reaps it once it has ended.
@@ -56,6 +57,7 @@ final class ChildProcess {
         let reaped = waitpid(pid, &value, WNOHANG)
         if reaped == pid || reaped < 0 {
             status = value
+            Interruption.ended(pid)
             return false
         }
         return true
@@ -91,6 +93,7 @@ final class ChildProcess {
             var value: Int32 = 0
             _ = waitpid(pid, &value, 0)
             status = value
+            Interruption.ended(pid)
         }
     }
 

@@ -43,6 +43,7 @@ struct RunMatrix: AsyncParsableCommand {
             printError("failover-chaos needs root: the namespaced lab creates network namespaces and iptables rules")
             throw ExitCode(1)
         }
+        Interruption.install()
         let faultList = try short ? ChaosFault.main : parse(faults, as: ChaosFault.self, "--faults")
         let modeList = try short ? [.sync] : parse(modes, as: ReplicationMode.self, "--modes")
         let trialCount = short ? 1 : trials
