@@ -56,14 +56,19 @@ enum Checker {
             }
             return state.writable.count == 1
         }
+        if state.writable.count == 1, let primary = state.writable.first,
+            let rows = try? await sql(primary, "select client, id from chaos")
+        {
+            state.stored = Set(
+                rows.rows.compactMap { row in row.string(0).flatMap { c in row.string(1).map { "\(c)/\($0)" } } })
+        }
         return state
     }
 
     static func judge(
         _ verdict: inout TrialVerdict, writes: [AcknowledgedWrite], final: FinalState, endpoints: [LabEndpoint],
-        expectation: Expectation
-    ) async {
-        let end = Date().timeIntervalSince1970
+        expectation: Expectation, end: Double
+    ) {
         let names = Dictionary(endpoints.map { ($0.address, $0.name) }, uniquingKeysWith: { first, _ in first })
         verdict.acknowledged = writes.count
         verdict.roles = final.roles
@@ -76,7 +81,7 @@ enum Checker {
         if final.writable.count == 1, let primary = final.writable.first {
             verdict.finalPrimary = primary.name
             if primary.name != ChaosLab.initialPrimary { promoted.insert(primary.name) }
-            await countLost(&verdict, writes: writes, on: primary, lossAllowed: expectation.lossAllowed)
+            countLost(&verdict, writes: writes, on: primary, stored: final.stored, lossAllowed: expectation.lossAllowed)
             countSplitBrain(&verdict, writes: writes, finalPrimary: primary)
         }
         verdict.promotions = promoted.sorted()
@@ -89,14 +94,13 @@ enum Checker {
     }
 
     private static func countLost(
-        _ verdict: inout TrialVerdict, writes: [AcknowledgedWrite], on final: LabEndpoint, lossAllowed: Bool
-    ) async {
-        guard let rows = try? await sql(final, "select client, id from chaos") else {
+        _ verdict: inout TrialVerdict, writes: [AcknowledgedWrite], on final: LabEndpoint, stored: Set<String>?,
+        lossAllowed: Bool
+    ) {
+        guard let stored else {
             verdict.broken.append("cannot read the rows of the final primary \(final.name)")
             return
         }
-        let stored = Set(
-            rows.rows.compactMap { row in row.string(0).flatMap { c in row.string(1).map { "\(c)/\($0)" } } })
         let missing = writes.filter { !stored.contains("\($0.client)/\($0.id)") }
         verdict.lost = missing.count
         verdict.lostSample = missing.prefix(5).map { "\($0.client)/\($0.id) by \($0.server) at \($0.at)" }
@@ -145,6 +149,9 @@ enum Checker {
 struct FinalState {
     var writable: [LabEndpoint] = []
     var roles: [String: String] = [:]
+    /// `client/id` of every row of `chaos` on the one writable server; nil when there is not
+    /// exactly one, or it did not answer.
+    var stored: Set<String>?
 }
 
 /// Everything the checker found in one trial.

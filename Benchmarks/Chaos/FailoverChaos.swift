@@ -38,7 +38,16 @@ struct RunMatrix: AsyncParsableCommand {
     @Option(help: "Directory for the trials' logs and records (a new one under /tmp by default).")
     var output: String?
 
+    func validate() throws {
+        guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
+    }
+
     func run() async throws {
+        let checkerFailures = CheckerSelfCheck.run()
+        guard checkerFailures.isEmpty else {
+            printError("failover-chaos: the checker judges synthetic trials wrongly: \(checkerFailures)")
+            throw ExitCode(1)
+        }
         guard getuid() == 0 else {
             printError("failover-chaos needs root: the namespaced lab creates network namespaces and iptables rules")
             throw ExitCode(1)

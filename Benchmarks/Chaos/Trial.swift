@@ -72,12 +72,15 @@ struct Trial {
         verdict.healedAt = Date().timeIntervalSince1970
         try await Task.sleep(for: Self.settle)
 
-        let final = await Checker.finalState(endpoints)
+        // Writers stop first: the rows read from the final primary must include every write a
+        // writer recorded, or a write acknowledged after the read would count as lost.
         processes.stopWriters()
+        let end = Date().timeIntervalSince1970
+        let final = await Checker.finalState(endpoints)
         verdict.reportedRPOBytes = await reportedRPO(lab: lab)
-        await Checker.judge(
+        Checker.judge(
             &verdict, writes: clients.values.flatMap(AcknowledgedWrite.read), final: final, endpoints: endpoints,
-            expectation: fault.expectation(mode))
+            expectation: fault.expectation(mode), end: end)
     }
 
     /// The fault itself, held for its time; returns once it is ready for `heal`.
