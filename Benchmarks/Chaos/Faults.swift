@@ -82,7 +82,7 @@ enum ChaosFault: String, CaseIterable, Sendable {
         case (.partition, .async):
             return Expectation(
                 promotions: never, lossAllowed: false,
-                outcome: "no failover (the control plane reaches the primary); writes go on")
+                outcome: "no failover (the control plane reaches the primary); us-east writes go on, others wait")
         case (.outage, .sync):
             return Expectation(
                 promotions: once, lossAllowed: false,
