@@ -5,8 +5,14 @@ import Topology
 /// commands an operator types, see docs/lab.md), with a prefix and network of its own so that it
 /// never meets a lab of the tests (`fot-`, 10.78) or of an operator (`fo-`, 10.77).
 struct ChaosLab {
-    static let prefix = "foc-"
-    static let network = "10.79"
+    /// Where the lab's names and addresses come from (`--netns-prefix`, `--netns-network`).
+    struct Network: Sendable {
+        var prefix = "foc-"
+        var network = "10.79"
+        /// The bridge's address in the root namespace, where failoverd runs.
+        var controlAddress: String { "\(network).0.1" }
+    }
+
     static let password = "failover-lab"
     static let token = "lab-operator-token"
     /// regions/lab.yaml's API port; `lab up --netns` moves the API to the bridge address.
@@ -21,11 +27,12 @@ struct ChaosLab {
     /// The cluster file given to `lab up` (regions/lab.yaml adapted to the trial's mode).
     let inputConfig: String
     let tools: Tools
+    let network: Network
 
     var clusterFile: String { "\(directory)/cluster.yaml" }
-    var controlURL: String { "http://\(Self.network).0.1:\(Self.apiPort)" }
+    var controlURL: String { "http://\(network.controlAddress):\(Self.apiPort)" }
 
-    func namespace(of region: String) -> String { Self.prefix + region }
+    func namespace(of region: String) -> String { network.prefix + region }
 
     /// `failoverctl lab SUBCOMMAND --directory DIR --config FILE REST...`, bounded.
     @discardableResult
@@ -45,7 +52,8 @@ struct ChaosLab {
             tools.failoverctl, "lab", "down", "--directory", directory, "--config", inputConfig,
         ])
         try await ctl(
-            ["up", "--netns", "--netns-prefix", Self.prefix, "--netns-network", Self.network], timeout: .seconds(120))
+            ["up", "--netns", "--netns-prefix", network.prefix, "--netns-network", network.network],
+            timeout: .seconds(120))
     }
 
     /// Takes the lab down whatever state it is in; never throws, so it can run after any failure.

@@ -35,6 +35,12 @@ struct RunMatrix: AsyncParsableCommand {
     @Option(help: "Cluster file the labs are made from.")
     var config = "regions/lab.yaml"
 
+    @Option(help: "Prefix of the labs' namespaces and links (at most 6 characters); differs from other labs'.")
+    var netnsPrefix = "foc-"
+
+    @Option(help: "First two octets of the labs' /16; differs from other labs'.")
+    var netnsNetwork = "10.79"
+
     @Option(help: "Directory for the trials' logs and records (a new one under /tmp by default).")
     var output: String?
 
@@ -75,7 +81,8 @@ struct RunMatrix: AsyncParsableCommand {
                     chmod(directory, 0o755)
                     let verdict = await Trial(
                         fault: fault, mode: mode, number: number, template: template, tools: tools,
-                        directory: directory
+                        directory: directory,
+                        network: ChaosLab.Network(prefix: netnsPrefix, network: netnsNetwork)
                     ).run()
                     say(Summary.line(verdict))
                     // Progress shows as it happens, also when the output is a file.

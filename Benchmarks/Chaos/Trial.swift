@@ -17,6 +17,7 @@ struct Trial {
     let tools: Tools
     /// The trial's own directory: lab state, logs, cluster files and the writers' records.
     let directory: String
+    let network: ChaosLab.Network
 
     /// How long a network fault is held before `heal`.
     static let hold: Duration = .seconds(15)
@@ -26,7 +27,9 @@ struct Trial {
     func run() async -> TrialVerdict {
         var verdict = TrialVerdict(fault: fault, mode: mode, number: number, directory: directory)
         let input = "\(directory)/input.yaml"
-        let lab = ChaosLab(directory: "\(directory)/lab", recordsDirectory: directory, inputConfig: input, tools: tools)
+        let lab = ChaosLab(
+            directory: "\(directory)/lab", recordsDirectory: directory, inputConfig: input, tools: tools,
+            network: network)
         var processes = Processes()
         do {
             try ChaosLab.writeInputConfig(template: template, mode: mode, to: input)
@@ -144,7 +147,7 @@ struct Trial {
         if fault == .alertDown {
             // Port 9 of the control plane's address: nothing listens, every delivery is refused.
             arguments += ["--alerts", "alerts/lab.yaml"]
-            environment["LAB_ALERT_URL"] = "http://\(ChaosLab.network).0.1:9/alerts"
+            environment["LAB_ALERT_URL"] = "http://\(lab.network.controlAddress):9/alerts"
         }
         let daemon = try ChildProcess(
             name: "failoverd", executable: tools.failoverd, arguments: arguments, environment: environment,
