@@ -85,6 +85,7 @@ struct RunMatrix: AsyncParsableCommand {
                         network: ChaosLab.Network(prefix: netnsPrefix, network: netnsNetwork)
                     ).run()
                     say(Summary.line(verdict))
+                    Summary.record(verdict)
                     // Progress shows as it happens, also when the output is a file.
                     verdicts.append(verdict)
                 }

@@ -21,6 +21,27 @@ enum Summary {
         return parts.joined(separator: " ")
     }
 
+    /// The checker's findings of one trial as JSON, kept in the trial's directory (`verdict.json`)
+    /// so that runs can be combined later without the daemon's records.
+    static func record(_ verdict: TrialVerdict) {
+        var object: [String: Any] = [
+            "fault": verdict.fault.rawValue, "mode": verdict.mode.rawValue, "trial": verdict.number,
+            "acknowledged": verdict.acknowledged, "split_brain": verdict.splitBrain, "promotions": verdict.promotions,
+            "writable": verdict.writable, "roles": verdict.roles, "rto_s": verdict.rto, "broken": verdict.broken,
+            "findings": verdict.findings, "failed": verdict.failed,
+        ]
+        object["lost"] = verdict.lost
+        object["error"] = verdict.error
+        object["fault_point"] = verdict.faultPoint
+        object["fault_at"] = verdict.faultAt
+        object["healed_at"] = verdict.healedAt
+        object["final_primary"] = verdict.finalPrimary
+        object["promotion_at"] = verdict.promotionAt
+        object["reported_rpo_bytes"] = verdict.reportedRPOBytes
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        _ = FileManager.default.createFile(atPath: verdict.directory + "/verdict.json", contents: data)
+    }
+
     /// `{"sync": {"kill": {...}, ...}, "async": {...}, "failed_trials": N, "trials": N}`.
     static func figures(_ verdicts: [TrialVerdict]) -> [String: Any] {
         var result: [String: Any] = [
