@@ -53,7 +53,8 @@ struct Trial {
         try await Checker.sql(
             primary, "create table chaos (client text not null, id bigint not null, primary key (client, id))")
 
-        let faultPoint = fault == .daemonKill ? ChaosFault.daemonFaultPoints[(number - 1) % 4] : nil
+        let faultPoint =
+            fault == .daemonKill ? ChaosFault.daemonFaultPoints[(number - 1) % ChaosFault.daemonFaultPoints.count] : nil
         verdict.faultPoint = faultPoint
         let daemon = try await startDaemon(lab: lab, processes: &processes, faultPoint: faultPoint, log: "failoverd")
         for region in Set(endpoints.map(\.region)).sorted() {
