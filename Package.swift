@@ -219,6 +219,18 @@ let package = Package(
             swiftSettings: ownTargetSettings
         ),
 
+        // The chaos suite: fault-matrix trials on namespaced labs with failoverd as its own process,
+        // writers inside every region, judged by an independent checker (docs/chaos.md).
+        .executableTarget(
+            name: "failover-chaos",
+            dependencies: [
+                "Postgres", "Topology",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/Chaos",
+            swiftSettings: ownTargetSettings
+        ),
+
         // Unit tests: no database, no network.
         .testTarget(
             name: "TopologyTests",
