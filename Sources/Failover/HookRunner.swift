@@ -14,6 +14,17 @@ import Synchronization
 /// a process group of its own with no descriptor of the daemon but its three standard ones (a
 /// server it starts must not hold the admin API's socket); on timeout or cancellation the whole
 /// group is killed.
+/// The process groups of operators' commands that run now, for a process that must end at once.
+public enum OperatorCommands {
+    static let running = Mutex<Set<pid_t>>([])
+
+    /// Kills every running command with its whole process group (a daemon ending past its stop
+    /// bound must not leave a hook or fencing command behind).
+    public static func killAll() {
+        for pid in running.withLock({ $0 }) { kill(-pid, SIGKILL) }
+    }
+}
+
 enum HookRunner {
     /// The command text `/bin/sh -c` gets: placeholders replaced by quoted variable references.
     /// Unknown `{words}` stay as they are.
@@ -81,6 +92,8 @@ enum HookRunner {
             unlink(outputPath)
         }
         let pid = try spawn(command, environment: environment, output: output)
+        OperatorCommands.running.withLock { _ = $0.insert(pid) }
+        defer { OperatorCommands.running.withLock { _ = $0.remove(pid) } }
         let deadline = ContinuousClock.now + timeout
         var status: Int32 = 0
         while true {

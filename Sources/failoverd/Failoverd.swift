@@ -53,6 +53,22 @@ struct DaemonCommand: AsyncParsableCommand {
     /// How long cancelled services get before the process ends regardless.
     static let cancellationBound: Duration = .seconds(5)
 
+    /// On SIGTERM or SIGINT, starts a clock: `after` that, running operator commands are killed
+    /// and the process exits, even if a service never returned.
+    static func armStopWatchdog(after bound: Duration) -> any DispatchSourceSignal {
+        let source = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        source.setEventHandler {
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: Double(bound.components.seconds))
+                FileHandle.standardError.write(Data("failoverd: still running \(bound) after SIGTERM; exiting\n".utf8))
+                OperatorCommands.killAll()
+                _exit(1)
+            }
+        }
+        source.resume()
+        return source
+    }
+
     @Option(help: "Cluster file (YAML).")
     var config = "regions/lab.yaml"
 
@@ -149,6 +165,11 @@ struct DaemonCommand: AsyncParsableCommand {
         // process group) and the process ends.
         configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownBound
         configuration.maximumCancellationDuration = Self.cancellationBound
+        // The last resort: whatever a service does, the process ends (its commands killed) a few
+        // seconds after those bounds, inside systemd's TimeoutStopSec=60.
+        let stopWatchdog = Self.armStopWatchdog(
+            after: Self.gracefulShutdownBound + Self.cancellationBound + .seconds(5))
+        defer { stopWatchdog.cancel() }
         try await ServiceGroup(configuration: configuration).run()
         logger.notice("failoverd stopped")
     }
