@@ -332,7 +332,9 @@ import Topology
 @Suite(.serialized) struct SynchronousQuorumAlertTests {
     @Test(.timeLimit(.minutes(2)))
     func aPrimaryWithoutEnoughSynchronousStandbysIsReportedAndResolved() async throws {
-        try await FailoverFixture.run { fixture in
+        // The alert reads the primary's pg_stat_replication, the last query of a probe: probes with
+        // time to finish on a machine busy with the other suites' labs.
+        try await FailoverFixture.run(probes: "health_check_interval: 2s, probe_timeout: 1500ms") { fixture in
             // ANY 2 of three: with eu-west-1 and ap-south-1 gone, us-east-2 alone cannot make a commit.
             var saved: [String: String] = [:]
             for standby in ["eu-west-1", "ap-south-1"] {

@@ -37,7 +37,8 @@ struct FailoverFixture {
     /// quorum rule satisfied (docs/failover.md).
     static func topologyYAML(
         ports: [String: Int], synchronous: Bool = true, maxLag: String = "16MB", extra: String = "",
-        synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"], synchronousCount: Int = 2
+        synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"], synchronousCount: Int = 2,
+        probes: String = "health_check_interval: 500ms, probe_timeout: 300ms"
     ) -> String {
         let replication =
             synchronous
@@ -48,7 +49,7 @@ struct FailoverFixture {
             cluster: test
             connection: { user: postgres, database: postgres, password: failover-lab, sslmode: disable, connect_timeout: 1s }
             \(replication)
-            defaults: { health_check_interval: 500ms, probe_timeout: 300ms, failure_threshold: 3, max_lag_on_failover: \(maxLag) }
+            defaults: { \(probes), failure_threshold: 3, max_lag_on_failover: \(maxLag) }
             failover: { min_failover_interval: 5m, catch_up_timeout: 2s, verify_timeout: 10s\(extra) }
             regions:
               - name: us-east
@@ -75,6 +76,7 @@ struct FailoverFixture {
         synchronousStandbys: [String] = ["us-east-2", "eu-west-1", "ap-south-1"],
         synchronousCount: Int = 2,
         stateDirectory: String? = nil,
+        probes: String = "health_check_interval: 500ms, probe_timeout: 300ms",
         controlPlanePorts: (@Sendable ([String: Int]) throws -> [String: Int])? = nil,
         startControlPlane: Bool = true,
         _ body: (FailoverFixture) async throws -> T
@@ -84,7 +86,7 @@ struct FailoverFixture {
         let topologyForLab = try TopologyLoader.parse(
             yaml: topologyYAML(
                 ports: ports, synchronous: synchronous, maxLag: maxLag, extra: extra,
-                synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount),
+                synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount, probes: probes),
             file: "test.yaml", environment: [:])
         let specs = try LabNodeSpec.layout(of: topologyForLab)
         return try await LabCluster.withCluster(specs, options: LabOptions(topology: topologyForLab)) { lab in
@@ -92,7 +94,7 @@ struct FailoverFixture {
             let topology = try TopologyLoader.parse(
                 yaml: topologyYAML(
                     ports: viewPorts, synchronous: synchronous, maxLag: maxLag, extra: extra,
-                    synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount),
+                    synchronousStandbys: synchronousStandbys, synchronousCount: synchronousCount, probes: probes),
                 file: "test.yaml", environment: [:])
             let statePath = (stateDirectory ?? lab.baseDirectory + "/control") + "/state.sqlite"
             let store = try StateStore(path: statePath)
