@@ -212,7 +212,9 @@ public enum EventReportBuilder {
             // after that probe and before detection.
             report.estimatedSeconds = Formatting.rounded(max(0, sinceProbe))
             report.estimateKind = .upperBound
-            report.status = sinceProbe <= target ? .met : .unknown
+            // Synchronous replication, failed over under the quorum rule: every acknowledged commit
+            // was on a reachable synchronous standby, so none of those seconds held an acknowledged one.
+            report.status = sinceProbe <= target || record.replicationMode == "synchronous" ? .met : .unknown
             report.meaning =
                 "The old primary could not be read after the failure; at its last good probe the new primary "
                 + "had every byte it had written. Only commits of the \(Formatting.seconds(sinceProbe)) s between "
