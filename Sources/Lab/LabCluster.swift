@@ -48,8 +48,16 @@ public final class LabCluster: Sendable {
     public func signalServer(_ name: String, _ signal: Int32) throws(LabError) {
         let pid = node(name).pid
         // The postmaster first: stopped, it cannot fork a child that would escape the signal.
-        for target in [pid] + Processes.children(of: pid) where kill(target, signal) != 0 && target == pid {
+        let children = Processes.children(of: pid)
+        for target in [pid] + children where kill(target, signal) != 0 && target == pid {
             throw .command("kill", "signal \(signal) to \(name) (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+        // A killed server is gone when this returns (a busy machine takes a moment to tear it down),
+        // so that the caller's next step meets a dead server, not a dying one.
+        if signal == SIGKILL {
+            for target in [pid] + children where Processes.waitForExit(target, timeout: .seconds(5)) == nil {
+                throw .command("kill", "\(name) (pid \(target)) still runs 5 s after SIGKILL")
+            }
         }
     }
 

@@ -28,7 +28,7 @@ import Topology
         let stopping = ContinuousClock.now
         task.cancel()
         try await task.value
-        #expect(ContinuousClock.now - stopping < .seconds(2), "run() should end promptly on cancellation")
+        #expect(ContinuousClock.now - stopping < .seconds(10), "run() should end promptly on cancellation")
         return result
     }
 
@@ -36,7 +36,7 @@ import Topology
     func aFailingEndpointIsDownAfterTheThresholdThroughFastReprobes() async throws {
         // A long regular interval: only fast re-probes can reach the threshold quickly.
         let endpoint = Fixtures.endpoint(
-            "p", port: 5432, health: Fixtures.settings(interval: .seconds(3), threshold: 3))
+            "p", port: 5432, health: Fixtures.settings(interval: .seconds(30), threshold: 3))
         let log = ProbeLog()
         let monitor = HealthMonitor(
             topology: Fixtures.topology([endpoint]),
@@ -60,7 +60,7 @@ import Topology
             print("fast re-probe gaps (ms):", gaps.prefix(2).map(Fixtures.milliseconds))
             for gap in gaps.prefix(2) {
                 #expect(gap >= .milliseconds(40))
-                #expect(gap < .milliseconds(2500), "re-probes after a failure should not wait for the 3 s interval")
+                #expect(gap < .seconds(10), "re-probes after a failure should not wait for the 30 s interval")
             }
             // Once down, the regular interval applies again: no burst of re-probes.
             try await Task.sleep(for: .milliseconds(500))

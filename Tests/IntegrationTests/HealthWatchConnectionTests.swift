@@ -38,7 +38,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
             waiting.cancel()
             #expect(await waiting.value == false)
-            #expect(clock.now - started < .seconds(2))
+            #expect(clock.now - started < .seconds(10), "cancellation, not the 30 s timeout, ends the wait")
 
             started = clock.now
             _ = try lab.sql("pg-primary", "select pg_terminate_backend(\(watch.backendPID))")

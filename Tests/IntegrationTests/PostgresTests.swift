@@ -177,7 +177,7 @@ import Testing
             }
             let elapsed = clock.now - start
             #expect(elapsed >= .milliseconds(490))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(10), "a stopped server never answers: only the deadline ends the connect")
 
             // Eight hung connects occupy eight pool threads; a probe of a healthy server is not
             // held up by them: it is answered while they are all still waiting for their deadline.
@@ -229,7 +229,7 @@ import Testing
             }
             let elapsed = clock.now - start
             #expect(elapsed >= .milliseconds(390))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(10), "a stopped server never answers: only the deadline ends the query")
             #expect(connection.isClosed)
             do throws(PostgresError) {
                 _ = try await connection.query("select 1", timeout: .seconds(1))
@@ -268,7 +268,7 @@ import Testing
             await #expect(throws: PostgresError.self) {
                 _ = try await slow.query("select pg_sleep(10)", timeout: .milliseconds(300))
             }
-            #expect(clock.now - start < .seconds(2))
+            #expect(clock.now - start < .seconds(8), "the 300 ms deadline, not the 10 s sleep, ends the query")
             #expect(slow.isClosed)
 
             // close() from another task ends a running wait within about 100 ms.
@@ -285,7 +285,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(300))
             closing.close()
             #expect(await outcome == .connectionClosed)
-            #expect(clock.now - start < .seconds(2))
+            #expect(clock.now - start < .seconds(6), "close(), not the 8 s deadline, ends the wait")
         }
     }
 
@@ -366,8 +366,8 @@ import Testing
         let configuration = PostgresConfiguration(host: "127.0.0.1", port: port, password: "unused-secret")
         let clock = ContinuousClock()
         let start = clock.now
-        let probe = await EndpointProbe.probe(configuration, timeout: .seconds(2))
-        #expect(clock.now - start < .milliseconds(500))
+        let probe = await EndpointProbe.probe(configuration, timeout: .seconds(20))
+        #expect(clock.now - start < .seconds(10), "a refused connection fails at once, not at the 20 s deadline")
         #expect(!probe.reachable)
         #expect(probe.isInRecovery == nil)
         let error = try #require(probe.error)
