@@ -60,6 +60,12 @@ let package = Package(
             cSettings: [.treatAllWarnings(as: .error)]
         ),
 
+        // The values the engine shares with everything that reports on it or routes by it: events,
+        // operation records, plans, the routing table, the cluster state. It imports nothing of ours.
+        .target(
+            name: "Vocabulary",
+            swiftSettings: ownTargetSettings
+        ),
         .target(
             name: "Topology",
             dependencies: ["CLibYAML"],
@@ -95,7 +101,7 @@ let package = Package(
         .target(
             name: "Failover",
             dependencies: [
-                "Topology", "Postgres", "Health", "StateStore",
+                "Vocabulary", "Topology", "Postgres", "Health", "StateStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -103,13 +109,13 @@ let package = Package(
         ),
         .target(
             name: "Reports",
-            dependencies: ["Failover", "StateStore", "Topology", "Postgres"],
+            dependencies: ["Vocabulary", "StateStore", "Topology", "Postgres"],
             swiftSettings: ownTargetSettings
         ),
         .target(
             name: "Alerting",
             dependencies: [
-                "Topology", "Failover", "StateStore", "CCurlShim",
+                "Topology", "Vocabulary", "StateStore", "CCurlShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -120,7 +126,7 @@ let package = Package(
         // The pure router: no I/O, no clock.
         .target(
             name: "Routing",
-            dependencies: ["Topology", "Health", "Failover"],
+            dependencies: ["Topology", "Health", "Vocabulary"],
             swiftSettings: ownTargetSettings
         ),
         // The read/write TCP proxy on SwiftNIO, driven by the router; a separate proxy process follows
@@ -128,7 +134,7 @@ let package = Package(
         .target(
             name: "Proxy",
             dependencies: [
-                "Routing", "Topology", "Health", "Failover", "CCurlShim",
+                "Routing", "Topology", "Health", "Vocabulary", "CCurlShim",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,7 +146,8 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports", "Proxy", "Routing", "Alerting",
+                "Vocabulary", "Topology", "Postgres", "Health", "Failover", "StateStore", "Reports", "Proxy", "Routing",
+                "Alerting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -156,7 +163,8 @@ let package = Package(
         .executableTarget(
             name: "failoverd",
             dependencies: [
-                "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI", "Routing",
+                "Vocabulary", "Topology", "Health", "Failover", "StateStore", "Alerting", "Proxy", "AdminAPI",
+                "Routing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -180,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "failover-benchmark",
             dependencies: [
-                "Lab", "Topology", "Health", "Failover", "StateStore", "Postgres",
+                "Lab", "Topology", "Health", "Failover", "Vocabulary", "StateStore", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -196,7 +204,7 @@ let package = Package(
         .executableTarget(
             name: "proxy-benchmark",
             dependencies: [
-                "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "CMallocCounter",
+                "Lab", "Topology", "Health", "Failover", "Vocabulary", "Routing", "Proxy", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -208,7 +216,7 @@ let package = Package(
         .executableTarget(
             name: "alert-benchmark",
             dependencies: [
-                "Alerting", "Failover", "StateStore", "Topology",
+                "Alerting", "Vocabulary", "StateStore", "Topology",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -245,19 +253,19 @@ let package = Package(
         ),
         .testTarget(
             name: "FailoverTests",
-            dependencies: ["Failover", "Health", "Topology", "Postgres", "StateStore"],
+            dependencies: ["Failover", "Vocabulary", "Health", "Topology", "Postgres", "StateStore"],
             swiftSettings: ownTargetSettings
         ),
         .testTarget(
             name: "ReportsTests",
-            dependencies: ["Reports", "Failover", "StateStore", "Topology"],
+            dependencies: ["Reports", "Vocabulary", "StateStore", "Topology"],
             swiftSettings: ownTargetSettings
         ),
         // Alert rules, payloads, the outbox and libcurl delivery to HTTP receivers the tests start on 127.0.0.1.
         .testTarget(
             name: "AlertingTests",
             dependencies: [
-                "Alerting", "Topology", "Failover", "StateStore",
+                "Alerting", "Topology", "Vocabulary", "StateStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -268,7 +276,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Topology", "Health", "Failover"],
+            dependencies: ["Routing", "Topology", "Health", "Vocabulary"],
             swiftSettings: ownTargetSettings
         ),
         // The admin API's route table against its OpenAPI document; no network.
@@ -287,7 +295,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Postgres", "Lab", "Topology", "Health", "Failover", "Routing", "Proxy", "StateStore", "Reports",
+                "Postgres", "Lab", "Topology", "Health", "Failover", "Vocabulary", "Routing", "Proxy", "StateStore",
+                "Reports",
                 "AdminAPI", "Alerting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

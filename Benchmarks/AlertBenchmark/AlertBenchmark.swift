@@ -1,6 +1,5 @@
 import Alerting
 import ArgumentParser
-import Failover
 import Foundation
 import Logging
 import NIOCore
@@ -9,6 +8,7 @@ import NIOPosix
 import StateStore
 import Synchronization
 import Topology
+import Vocabulary
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking

@@ -8,6 +8,7 @@ import Postgres
 import StateStore
 import Synchronization
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

@@ -7,6 +7,7 @@ import Lab
 import Logging
 import Routing
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

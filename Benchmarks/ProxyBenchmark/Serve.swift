@@ -6,6 +6,7 @@ import Logging
 import Proxy
 import Routing
 import Topology
+import Vocabulary
 
 /// The proxy as failoverd runs it (health monitor feeding snapshots, a routing table naming the
 /// primary), alone in its process so that its CPU time can be read. Runs until it is signalled.

@@ -2,6 +2,7 @@ import Failover
 import Foundation
 public import HTTPTypes
 public import Hummingbird
+import Vocabulary
 
 /// An error the admin API answers with: an HTTP status and the JSON body
 /// `{ "error": CODE, "field": NAME-or-null, "reason": SENTENCE }`.

@@ -7,6 +7,7 @@ import Proxy
 import Routing
 import StateStore
 import Synchronization
+import Vocabulary
 
 /// The control plane's Prometheus metrics: names and labels are listed here and in docs/metrics.md.
 ///

@@ -13,6 +13,7 @@ public import ServiceLifecycle
 public import StateStore
 import Synchronization
 public import Topology
+import Vocabulary
 
 /// The admin HTTP API of `failoverd`: JSON routes over the decision-maker, `/metrics`,
 /// `/healthz`, `/readyz` and the OpenAPI document at `/openapi.json`.

@@ -10,6 +10,7 @@ import Reports
 import Routing
 import StateStore
 import Topology
+import Vocabulary
 
 // MARK: Response shapes (see /openapi.json)
 

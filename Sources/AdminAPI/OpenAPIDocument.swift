@@ -1,3 +1,5 @@
+import Vocabulary
+
 /// The admin API's OpenAPI 3.1 document, served at `/openapi.json`.
 ///
 /// Compiled into the binary rather than shipped as a SwiftPM resource bundle: an installed

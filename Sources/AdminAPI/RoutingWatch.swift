@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import Vocabulary
 
 /// `GET /api/routing/watch`: the routing table as a stream of newline-delimited JSON, for a proxy
 /// that runs as its own process. The current table comes first, then every change; between

@@ -1,5 +1,5 @@
-public import Failover
 public import Foundation
+public import Vocabulary
 
 /// One condition operators should know about, as the alerting pipeline tracks and sends it.
 ///

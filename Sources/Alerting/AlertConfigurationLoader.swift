@@ -1,6 +1,6 @@
-internal import Failover
 import Foundation
 public import Topology
+internal import Vocabulary
 
 /// Reads alert files (see docs/alerting.md) with the same `FILE:LINE:COLUMN: error: PATH: reason`
 /// diagnostics as cluster files, reporting every problem at once.

@@ -1,10 +1,10 @@
-public import Failover
 public import Foundation
 public import Logging
 public import ServiceLifecycle
 public import StateStore
 import Synchronization
 import Topology
+public import Vocabulary
 
 /// The alerting pipeline: takes events from the health monitor and the failover service, applies
 /// silences, inhibition, routing and grouping, stores each notification in the outbox, then delivers

@@ -1,5 +1,5 @@
-public import Failover
 public import Foundation
+public import Vocabulary
 
 /// The pure part of the pipeline: which alerts are silenced or inhibited, which routes take them,
 /// and when each group is notified. It takes `now` as an argument and performs no I/O, so tests

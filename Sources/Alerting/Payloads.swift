@@ -1,7 +1,7 @@
 import Crypto
-public import Failover
 public import Foundation
 public import Topology
+public import Vocabulary
 
 /// A request ready for libcurl: body and headers. Secrets are in it; it is never logged or stored.
 public struct RenderedRequest: Sendable {

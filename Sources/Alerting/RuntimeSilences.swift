@@ -1,6 +1,6 @@
-import Failover
 import Foundation
 public import StateStore
+import Vocabulary
 
 /// Why the matchers of a runtime silence were refused: the input at fault (`matchers.<label>`)
 /// and what to write instead.

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 public import StateStore
+public import Vocabulary
 
 /// Records every event in the state store's event log and the process log, in emission order.
 ///

@@ -1,4 +1,5 @@
 public import Topology
+import Vocabulary
 
 /// How the failover service behaves; read from the cluster file's `failover:` section.
 public struct FailoverSettings: Sendable, Equatable {

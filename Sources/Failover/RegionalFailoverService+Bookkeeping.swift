@@ -6,6 +6,7 @@ import ServiceLifecycle
 import StateStore
 import Synchronization
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

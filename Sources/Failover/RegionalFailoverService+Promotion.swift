@@ -4,6 +4,7 @@ import Logging
 import Postgres
 import StateStore
 import Topology
+import Vocabulary
 
 /// What every step of one operation needs to know.
 struct OperationContext: Sendable {

@@ -6,6 +6,7 @@ public import ServiceLifecycle
 public import StateStore
 import Synchronization
 public import Topology
+public import Vocabulary
 
 /// The one decision-maker of the control plane.
 ///

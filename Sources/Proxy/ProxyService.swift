@@ -1,4 +1,3 @@
-public import Failover
 import Foundation
 public import Health
 public import Logging
@@ -8,6 +7,7 @@ import Routing
 public import ServiceLifecycle
 import Synchronization
 public import Topology
+public import Vocabulary
 
 /// The read/write TCP proxy: a read-write listener whose connections go to the primary and a
 /// read-only listener whose connections go to a replica, both chosen per new connection by a

@@ -1,10 +1,10 @@
 import CCurlShim
-public import Failover
 public import Foundation
 public import Logging
 import NIOPosix
 public import ServiceLifecycle
 import Synchronization
+public import Vocabulary
 
 /// Follows the daemon's routing table for a proxy that runs as its own process: reads
 /// `GET /api/routing/watch` (newline-delimited JSON) through libcurl and hands every table to

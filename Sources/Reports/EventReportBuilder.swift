@@ -1,7 +1,7 @@
-public import Failover
 public import Foundation
 import Postgres
 public import StateStore
+public import Vocabulary
 
 /// Builds an ``EventReport`` from a history record and its journal. Pure: the same inputs give the
 /// same report.

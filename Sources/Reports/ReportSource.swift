@@ -1,7 +1,7 @@
-import Failover
 public import Foundation
 public import StateStore
 public import Topology
+import Vocabulary
 
 extension ReportTargets {
     /// The objectives a cluster file sets in its health settings.

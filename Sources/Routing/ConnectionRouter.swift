@@ -1,6 +1,6 @@
-public import Failover
 public import Health
 public import Topology
+public import Vocabulary
 
 /// What a new connection wants.
 public struct RouteRequest: Sendable, Hashable {

@@ -7,6 +7,7 @@ import Metrics
 import Proxy
 import StateStore
 import Topology
+import Vocabulary
 
 /// Builds the admin API service of the daemon from the cluster file's `api:` section.
 enum AdminWiring {

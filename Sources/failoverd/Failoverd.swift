@@ -10,6 +10,7 @@ import ServiceLifecycle
 import StateStore
 import Topology
 import UnixSignals
+import Vocabulary
 
 /// `failoverd`: the daemon (the default command), or `failoverd proxy`, the read/write proxy as its
 /// own process.

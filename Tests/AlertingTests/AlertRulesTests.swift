@@ -1,8 +1,8 @@
 import Alerting
-import Failover
 import Foundation
 import Testing
 import Topology
+import Vocabulary
 
 @Suite struct AlertRulesTests {
     let start = Date(timeIntervalSince1970: 1_800_000_000)

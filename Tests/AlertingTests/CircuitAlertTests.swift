@@ -1,9 +1,9 @@
 import Alerting
-import Failover
 import Foundation
 import StateStore
 import Testing
 import Topology
+import Vocabulary
 
 /// A channel's circuit breaker raises `circuit_open` through the pipeline, and resolves it.
 @Suite(.timeLimit(.minutes(1))) struct CircuitAlertTests {

@@ -1,7 +1,7 @@
 import Alerting
-import Failover
 import Foundation
 import Testing
+import Vocabulary
 
 @Suite struct RunbookTests {
     @Test(arguments: AlertTypes.firing)

@@ -1,9 +1,9 @@
 import Alerting
-import Failover
 import Foundation
 import StateStore
 import Testing
 import Topology
+import Vocabulary
 
 /// Silences added at runtime (stored in the state store) applied by a real pipeline delivering to
 /// an HTTP receiver on 127.0.0.1, together with the file's silences.

@@ -1,5 +1,4 @@
 import Alerting
-import Failover
 import Foundation
 import Logging
 import NIOCore
@@ -9,6 +8,7 @@ import StateStore
 import Synchronization
 import Testing
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

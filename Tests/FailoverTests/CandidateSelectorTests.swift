@@ -3,6 +3,7 @@ import Health
 import Postgres
 import Testing
 import Topology
+import Vocabulary
 
 /// Step 3: which standby is promoted, what it costs, and how the others follow.
 @Suite struct CandidateSelectorTests {

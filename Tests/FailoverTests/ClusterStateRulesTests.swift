@@ -2,6 +2,7 @@ import Failover
 import Foundation
 import Health
 import Testing
+import Vocabulary
 
 /// The state the cluster is shown in, from a snapshot and what the service is doing.
 @Suite struct ClusterStateRulesTests {

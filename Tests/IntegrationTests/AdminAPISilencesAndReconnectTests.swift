@@ -10,6 +10,7 @@ import Proxy
 import StateStore
 import Testing
 import Topology
+import Vocabulary
 
 /// Runtime silences and dropping connections through the admin API, on a real lab.
 @Suite(.serialized) struct AdminAPISilencesAndReconnectTests {

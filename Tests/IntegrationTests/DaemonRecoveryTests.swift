@@ -3,6 +3,7 @@ import Foundation
 import Lab
 import StateStore
 import Testing
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

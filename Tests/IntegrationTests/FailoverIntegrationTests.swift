@@ -7,6 +7,7 @@ import StateStore
 import Synchronization
 import Testing
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc
@@ -196,7 +197,7 @@ import Topology
             _ = try fixture.sql("us-east-1", "create table w(id bigint primary key)")
             let writer = ContinuousWriter(ports: fixture.lab.nodes.map(\.port), password: fixture.lab.password)
             let writing = Task { await writer.run(for: .seconds(30)) }
-            try await Task.sleep(for: .milliseconds(500))
+            #expect(await writer.waitForAcknowledged(10), "the writer never got a commit through")
 
             let record = try await fixture.service.switchover(region: "eu-west", requestedBy: "test")
             #expect(record.status == "completed", "\(record.error ?? "")")

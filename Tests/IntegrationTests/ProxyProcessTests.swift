@@ -6,6 +6,7 @@ import Postgres
 import Proxy
 import Synchronization
 import Testing
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

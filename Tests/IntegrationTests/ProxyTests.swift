@@ -8,6 +8,7 @@ import Proxy
 import Routing
 import Testing
 import Topology
+import Vocabulary
 
 #if canImport(Glibc)
     import Glibc

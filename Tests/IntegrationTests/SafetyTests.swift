@@ -6,6 +6,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import Topology
+import Vocabulary
 
 @testable import Postgres
 
@@ -78,8 +79,8 @@ import Topology
         _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
         let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
         let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
-        let writing = Task { await writer.run(for: .seconds(60)) }
-        try await Task.sleep(for: .seconds(1))
+        let writing = Task { await writer.run(for: .seconds(90)) }
+        #expect(await writer.waitForAcknowledged(20), "the client in us-east never got a commit acknowledged")
         return (writer, writing)
     }
 
@@ -161,7 +162,9 @@ import Topology
                 ContinuousWriter(ports: ports, password: fixture.lab.password, firstID: $0 * 10_000_000 + 1)
             }
             let writing = writers.map { writer in Task { await writer.run(for: .seconds(60)) } }
-            try await Task.sleep(for: .seconds(2))
+            for writer in writers {
+                #expect(await writer.waitForAcknowledged(5), "a writer never got a commit through")
+            }
             let record = try await fixture.service.switchover(region: "eu-west", requestedBy: "test")
             #expect(record.status == "completed", "\(record.error ?? "")")
             #expect(record.rpoBytes == 0)

@@ -2,8 +2,7 @@ import Foundation
 import Reports
 import StateStore
 import Testing
-
-@testable import Failover
+import Vocabulary
 
 @Suite("Event report: phases, RTO and RPO")
 struct EventReportTests {

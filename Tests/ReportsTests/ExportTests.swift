@@ -1,7 +1,7 @@
-import Failover
 import Foundation
 import Reports
 import Testing
+import Vocabulary
 
 #if canImport(FoundationXML)
     import FoundationXML

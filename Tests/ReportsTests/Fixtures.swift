@@ -1,8 +1,7 @@
 import Foundation
 import Reports
 import StateStore
-
-@testable import Failover
+import Vocabulary
 
 /// Records with known timestamps: an instant is `t0` plus the seconds given.
 enum Fixtures {

@@ -1,8 +1,7 @@
 import Foundation
 import Reports
 import Testing
-
-@testable import Failover
+import Vocabulary
 
 @Suite("Period aggregates")
 struct PeriodSummaryTests {

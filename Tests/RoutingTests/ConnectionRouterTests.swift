@@ -1,8 +1,8 @@
-import Failover
 import Health
 import Routing
 import Testing
 import Topology
+import Vocabulary
 
 @Suite struct WriteRoutingTests {
     @Test func writesGoToThePublishedPrimaryOnly() {

@@ -1,8 +1,8 @@
-import Failover
 import Foundation
 import Health
 import Routing
 import Topology
+import Vocabulary
 
 /// east (priority 3): east-1 (primary), east-2; west (priority 2): west-1, west-2.
 enum Fixture {

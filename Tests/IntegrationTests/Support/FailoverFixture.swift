@@ -7,6 +7,7 @@ import StateStore
 import Synchronization
 import Testing
 import Topology
+import Vocabulary
 
 /// Events the service emitted, kept for assertions.
 final class RecordedEvents: EventSink {
