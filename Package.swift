@@ -95,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "StateStore",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Vocabulary", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: ownTargetSettings
         ),
         .target(
@@ -254,6 +254,12 @@ let package = Package(
         .testTarget(
             name: "FailoverTests",
             dependencies: ["Failover", "Vocabulary", "Health", "Topology", "Postgres", "StateStore"],
+            swiftSettings: ownTargetSettings
+        ),
+        // The engine's state seam (ControlStateStore) on the SQLite store, in temporary files.
+        .testTarget(
+            name: "StateStoreTests",
+            dependencies: ["StateStore", "Vocabulary"],
             swiftSettings: ownTargetSettings
         ),
         .testTarget(

@@ -3,7 +3,6 @@ import Health
 import Logging
 import Postgres
 import ServiceLifecycle
-import StateStore
 import Synchronization
 import Topology
 import Vocabulary
@@ -67,12 +66,8 @@ extension RegionalFailoverService {
     /// Writes the record; a failure is remembered in ``storeFailure``.
     @discardableResult
     func persist(_ record: OperationRecord) async -> Bool {
-        guard let payload = try? Self.encoder.encode(record) else { return false }
         do {
-            try await store.saveOperation(
-                StateStore.Operation(
-                    id: record.id, kind: record.kind.rawValue, status: record.status, startedAt: record.detectedAt,
-                    finishedAt: record.finishedAt, payload: payload))
+            try await store.saveRecord(record)
             return true
         } catch {
             storeFailure = "\(error)"
@@ -87,7 +82,7 @@ extension RegionalFailoverService {
         let detail = (try? Self.encoder.encode(facts)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         do {
             try await store.appendJournal(
-                StateStore.JournalEntry(operationID: id, step: step, phase: phase, at: now(), detail: detail))
+                JournalEntry(operationID: id, step: step, phase: phase, at: now(), detail: detail))
             return true
         } catch {
             storeFailure = "\(error)"
@@ -99,7 +94,7 @@ extension RegionalFailoverService {
     /// Writes the fenced set; a failure is remembered in ``storeFailure``.
     func saveFenced() async {
         do {
-            try await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            try await store.setFenced(fenced)
         } catch {
             storeFailure = "\(error)"
             logger.error("state store write failed", metadata: ["error": "\(error)", "key": "fenced"])

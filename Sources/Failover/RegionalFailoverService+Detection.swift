@@ -3,7 +3,6 @@ import Health
 import Logging
 import Postgres
 import ServiceLifecycle
-import StateStore
 import Synchronization
 import Topology
 import Vocabulary
@@ -319,7 +318,7 @@ extension RegionalFailoverService {
             guard health.role == .primary, !fencedWhileUp.contains(health.endpoint) else { continue }
             fencedWhileUp.insert(health.endpoint)
             fenced.insert(health.endpoint)
-            try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+            try? await store.setFenced(fenced)
             publishRouting()
             var outcome = "fenced read-only"
             do {

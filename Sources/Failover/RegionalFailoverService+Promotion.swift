@@ -2,7 +2,6 @@ import Foundation
 import Health
 import Logging
 import Postgres
-import StateStore
 import Topology
 import Vocabulary
 
@@ -236,7 +235,7 @@ extension RegionalFailoverService {
         guard let newPrimary = promoted else {
             if let inDoubt {
                 promotionInDoubt = inDoubt
-                try? await store.setControl("promotion_in_doubt", inDoubt)
+                try? await store.setPromotionInDoubt(inDoubt)
                 return .stopped(
                     await fail(
                         &record,
@@ -288,7 +287,7 @@ extension RegionalFailoverService {
         }
         fenced.remove(oldPrimary)
         fencedWhileUp.remove(oldPrimary)
-        try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+        try? await store.setFenced(fenced)
         publishRouting()
         await journal(record.id, "abort", "note", restored)
         return await fail(&record, .failed("\(reason); nothing was promoted, changes undone"), log: context.log)
@@ -308,9 +307,9 @@ extension RegionalFailoverService {
         else { return }
         let old = writeTarget
         promotionInDoubt = nil
-        try? await store.setControl("promotion_in_doubt", nil)
+        try? await store.setPromotionInDoubt(nil)
         writeTarget = candidate
-        try? await store.setControl("write_target", candidate)
+        try? await store.setWriteTarget(candidate)
         fenced.remove(candidate)
         fencedWhileUp.remove(candidate)
         if let old, old != candidate {

@@ -3,7 +3,6 @@ import Health
 import Logging
 import Postgres
 import ServiceLifecycle
-import StateStore
 import Synchronization
 import Topology
 import Vocabulary
@@ -20,20 +19,15 @@ extension RegionalFailoverService {
         // Each start of the service is a new generation of routing tables, in the high 32 bits of
         // the epoch: a restarted daemon's tables are newer than any its predecessor published, so a
         // separate proxy that kept the last one follows the new daemon again.
-        let generation = ((try? await store.control("routing_generation")).flatMap { UInt64($0) } ?? 0) + 1
-        try? await store.setControl("routing_generation", String(generation))
-        paused = (try? await store.control("paused")) == "true"
-        promotionInDoubt = try? await store.control("promotion_in_doubt")
-        writeTarget = try? await store.control("write_target")
-        fenced = Set(((try? await store.control("fenced")) ?? "").split(separator: ",").map(String.init))
-        if let text = try? await store.control("last_automatic_failover_at"), let seconds = Double(text) {
-            lastAutomaticFailoverAt = Date(timeIntervalSince1970: seconds)
-        }
-        let interrupted = (try? await store.operationsInProgress()) ?? []
-        for stored in interrupted {
-            guard var record = try? OperationRecord.decoder().decode(OperationRecord.self, from: stored.payload) else {
-                continue
-            }
+        let generation = (try? await store.nextRoutingGeneration()) ?? 1
+        let values = (try? await store.controlValues()) ?? ControlValues()
+        paused = values.paused
+        promotionInDoubt = values.promotionInDoubt
+        writeTarget = values.writeTarget
+        fenced = values.fenced
+        lastAutomaticFailoverAt = values.lastAutomaticFailoverAt
+        let interrupted = (try? await store.recordsInProgress()) ?? []
+        for var record in interrupted {
             let entries = (try? await store.journal(operationID: record.id)) ?? []
             var promotedEndpoint =
                 entries.last { $0.step == "promotion" && $0.phase == "finished" }
@@ -53,9 +47,9 @@ extension RegionalFailoverService {
             if let inDoubt {
                 // It may become the primary at any moment: final. The old primary stays fenced.
                 promotionInDoubt = inDoubt
-                try? await store.setControl("promotion_in_doubt", inDoubt)
+                try? await store.setPromotionInDoubt(inDoubt)
                 fenced.insert(record.oldPrimary)
-                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                try? await store.setFenced(fenced)
                 record.status = "failed"
                 record.error =
                     "the control plane stopped after sending the promotion of \(inDoubt), which does not answer: "
@@ -66,16 +60,15 @@ extension RegionalFailoverService {
                 record.newPrimary = newPrimary
                 record.status = "completed"
                 record.error = "the control plane restarted after promotion; routing completed on restart"
-                try? await store.setControl("write_target", newPrimary)
+                try? await store.setWriteTarget(newPrimary)
                 fenced.remove(newPrimary)
                 fenced.insert(record.oldPrimary)
                 if record.kind == .automaticFailover {
                     // It counts for anti-flapping like any completed automatic failover.
                     lastAutomaticFailoverAt = now()
-                    try? await store.setControl(
-                        "last_automatic_failover_at", String(lastAutomaticFailoverAt!.timeIntervalSince1970))
+                    try? await store.setLastAutomaticFailover(at: lastAutomaticFailoverAt)
                 }
-                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                try? await store.setFenced(fenced)
             } else {
                 record.status = "abandoned"
                 record.error = "the control plane stopped before any promotion; nothing was promoted"
@@ -83,7 +76,7 @@ extension RegionalFailoverService {
                     // The old primary may have been fenced: lift it, it is still the primary.
                     try? await operations.unfence(record.oldPrimary)
                     fenced.remove(record.oldPrimary)
-                    try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                    try? await store.setFenced(fenced)
                 }
             }
             record.finishedAt = now()
@@ -102,7 +95,7 @@ extension RegionalFailoverService {
         let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
         guard primaries.count == 1, let primary = primaries.first else { return }
         writeTarget = primary.endpoint
-        try? await store.setControl("write_target", primary.endpoint)
+        try? await store.setWriteTarget(primary.endpoint)
         publishRouting()
         logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
     }
@@ -140,7 +133,7 @@ extension RegionalFailoverService {
         }
         writeTargetReconciled = true
         writeTarget = primary.endpoint
-        try? await store.setControl("write_target", primary.endpoint)
+        try? await store.setWriteTarget(primary.endpoint)
         publishRouting()
         logger.warning(
             "stored write target is a standby; routing to the one primary",

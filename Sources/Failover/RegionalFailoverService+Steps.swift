@@ -3,7 +3,6 @@ import Health
 import Logging
 import Postgres
 import ServiceLifecycle
-import StateStore
 import Synchronization
 import Topology
 import Vocabulary
@@ -141,7 +140,7 @@ extension RegionalFailoverService {
 
         // 5. Routing: the new write target, the remaining standbys, hooks.
         writeTarget = newPrimary
-        try? await store.setControl("write_target", newPrimary)
+        try? await store.setWriteTarget(newPrimary)
         publishRouting(writesPaused: false)
         // Every other standby under the new primary; cascades stay inside their region. Those
         // already re-pointed at it before the promotion are left alone.
@@ -204,7 +203,7 @@ extension RegionalFailoverService {
             if case .success = rejoined {
                 fenced.remove(oldPrimary)
                 fencedWhileUp.remove(oldPrimary)
-                try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+                try? await store.setFenced(fenced)
                 publishRouting()
             }
         }
@@ -215,8 +214,7 @@ extension RegionalFailoverService {
         lastFinishedAt = record.finishedAt
         if kind == .automaticFailover {
             lastAutomaticFailoverAt = record.finishedAt
-            try? await store.setControl(
-                "last_automatic_failover_at", String(record.finishedAt!.timeIntervalSince1970))
+            try? await store.setLastAutomaticFailover(at: record.finishedAt)
         }
         let rto = record.rtoSeconds
         let rpo = record.rpoBytes

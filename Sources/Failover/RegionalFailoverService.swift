@@ -3,7 +3,6 @@ public import Health
 public import Logging
 import Postgres
 public import ServiceLifecycle
-public import StateStore
 import Synchronization
 public import Topology
 public import Vocabulary
@@ -17,8 +16,9 @@ public import Vocabulary
 /// operation before its first suspension, two operations can never overlap: a second request
 /// gets ``FailoverError/Code/conflict``.
 ///
-/// Every step is journaled in the ``StateStore`` before and after; a promotion recorded there is
-/// final, so a restarted service completes an interrupted operation instead of undoing it.
+/// Every step is journaled in the state store (``ControlStateStore``) before and after; a promotion
+/// recorded there is final, so a restarted service completes an interrupted operation instead of
+/// undoing it.
 public actor RegionalFailoverService: Service {
     /// What the admin API and the CLI show.
     public struct Status: Sendable, Codable, Equatable {
@@ -33,7 +33,7 @@ public actor RegionalFailoverService: Service {
 
     let logger: Logger
     let monitor: HealthMonitor
-    let store: StateStore
+    let store: any ControlStateStore
     let events: any EventSink
     var topology: ClusterTopology
     var settings: FailoverSettings
@@ -101,7 +101,7 @@ public actor RegionalFailoverService: Service {
         topology: ClusterTopology,
         settings: FailoverSettings,
         monitor: HealthMonitor,
-        store: StateStore,
+        store: any ControlStateStore,
         events: any EventSink,
         logger: Logger,
         faultPoint: String? = nil,
@@ -147,9 +147,7 @@ public actor RegionalFailoverService: Service {
 
     /// Failovers and switchovers, most recent first.
     public func history(limit: Int = 100) async throws -> [OperationRecord] {
-        try await store.operations(limit: limit).compactMap {
-            try? OperationRecord.decoder().decode(OperationRecord.self, from: $0.payload)
-        }
+        try await store.records(limit: limit)
     }
 
     /// What a failover would do now, without doing it: who is promoted, why the others are not,
@@ -173,7 +171,7 @@ public actor RegionalFailoverService: Service {
     /// Stops automatic failovers (maintenance); manual operations still work.
     public func pause(by actor: String) async {
         paused = true
-        try? await store.setControl("paused", "true")
+        try? await store.setPaused(true)
         logger.notice("automatic failover paused", metadata: ["actor": "\(actor)"])
         refreshState()
     }
@@ -181,7 +179,7 @@ public actor RegionalFailoverService: Service {
     public func resume(by actor: String) async {
         paused = false
         blockedReported = false
-        try? await store.setControl("paused", nil)
+        try? await store.setPaused(false)
         logger.notice("automatic failover resumed", metadata: ["actor": "\(actor)"])
         refreshState()
     }
@@ -245,7 +243,7 @@ public actor RegionalFailoverService: Service {
         }
         fenced.remove(endpoint)
         fencedWhileUp.remove(endpoint)
-        try? await store.setControl("fenced", fenced.sorted().joined(separator: ","))
+        try? await store.setFenced(fenced)
         publishRouting()
         logger.notice("endpoint rejoined", metadata: ["endpoint": "\(endpoint)", "actor": "\(requestedBy)"])
         return output

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+public import Vocabulary
 
 /// The control plane's durable memory: the failover journal, failover history, the event log
 /// (alerts and audit) and a few control values (the write target, pause, fenced endpoints).
@@ -77,24 +78,8 @@ public final class StateStore: Sendable {
 
     // MARK: Journal
 
-    /// One line of an operation's journal: a step started, finished or failed, with what it decided.
-    public struct JournalEntry: Sendable, Equatable {
-        public var operationID: String
-        public var step: String
-        /// `started`, `finished`, `failed` or `note`.
-        public var phase: String
-        public var at: Date
-        /// What was decided and why, as JSON text (no secrets).
-        public var detail: String
-
-        public init(operationID: String, step: String, phase: String, at: Date, detail: String) {
-            self.operationID = operationID
-            self.step = step
-            self.phase = phase
-            self.at = at
-            self.detail = detail
-        }
-    }
+    /// One line of an operation's journal (the shared vocabulary's type, named here as before).
+    public typealias JournalEntry = Vocabulary.JournalEntry
 
     public func appendJournal(_ entry: JournalEntry) async throws {
         try await database.write { db in
