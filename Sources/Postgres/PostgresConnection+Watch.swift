@@ -46,23 +46,15 @@ extension PostgresConnection {
     ///
     /// The connection never sends a query. Every libpq call runs on ``PostgresThreadPool``.
     ///
-    /// Why this class is `Sendable`: the `PGconn*` (an `OpaquePointer`, not `Sendable`) lives in a
-    /// `Mutex` and is only touched while holding it, so libpq sees one call at a time, from whichever
-    /// pool thread holds the lock.
+    /// The `PGconn*` belongs to a ``LibpqConnection``, which gives libpq one call at a time.
     public final class Watch: Sendable, CustomStringConvertible {
-        /// The `PGconn*`; `@unchecked Sendable` only to move it into the `Mutex` at creation.
-        private struct Handle: @unchecked Sendable {
-            var connection: OpaquePointer?
-        }
-
         /// The endpoint watched.
         public let configuration: PostgresConfiguration
         /// Process ID of the server backend holding this connection (`PQbackendPID`), e.g. to keep
         /// it out of a `pg_terminate_backend()` sweep.
         public let backendPID: Int32
 
-        private let handle: Mutex<Handle>
-        private let closed: Atomic<Bool>
+        private let handle: LibpqConnection
 
         /// Longest single `poll(2)`: a cancellation or ``close()`` is noticed within this time.
         static let pollSlice = Duration.milliseconds(100)
@@ -70,17 +62,7 @@ extension PostgresConnection {
         private init(_ connection: OpaquePointer, configuration: PostgresConfiguration) {
             self.configuration = configuration
             self.backendPID = PQbackendPID(connection)
-            self.handle = Mutex(Handle(connection: connection))
-            self.closed = Atomic(false)
-        }
-
-        deinit {
-            handle.withLock { handle in
-                if let connection = handle.connection {
-                    PQfinish(connection)
-                    handle.connection = nil
-                }
-            }
+            self.handle = LibpqConnection(connection)
         }
 
         /// `PostgresConnection.Watch(host:port)`.
@@ -90,7 +72,7 @@ extension PostgresConnection {
 
         /// Whether the server closed the connection (as far as seen so far) or ``close()`` was called.
         public var isClosed: Bool {
-            closed.load(ordering: .acquiring)
+            handle.isClosed
         }
 
         /// Waits until the server closes the connection, at most `timeout`.
@@ -111,7 +93,7 @@ extension PostgresConnection {
             return await withTaskCancellationHandler {
                 do {
                     return try await PostgresThreadPool.shared.runIfActive {
-                        self.handle.withLock { handle in
+                        self.handle.withLocked { handle in
                             self.blockingWait(&handle, until: deadline, cancelled: cancelled)
                         }
                     }
@@ -126,34 +108,28 @@ extension PostgresConnection {
         /// Closes the connection. Idempotent, never blocks: a wait in progress ends within about
         /// 100 ms and the connection is finished then.
         public func close() {
-            closed.store(true, ordering: .releasing)
-            _ = handle.withLockIfAvailable { handle in
-                if let connection = handle.connection {
-                    PQfinish(connection)
-                    handle.connection = nil
-                }
-            }
+            handle.close()
         }
 
         // MARK: - Blocking parts, run on PostgresThreadPool
 
         private func blockingWait(
-            _ handle: inout Handle,
+            _ handle: inout LibpqConnection.Locked,
             until deadline: ContinuousClock.Instant,
             cancelled: CancellationFlag
         ) -> Bool {
             guard let connection = handle.connection, !isClosed else {
-                finish(&handle)
+                handle.finish()
                 return true
             }
             let socket = PQsocket(connection)
             guard socket >= 0 else {
-                finish(&handle)
+                handle.finish()
                 return true
             }
             while true {
                 if isClosed {
-                    finish(&handle)
+                    handle.finish()
                     return true
                 }
                 if cancelled.isSet {
@@ -171,7 +147,7 @@ extension PostgresConnection {
                     if code == EINTR || code == EAGAIN {
                         continue
                     }
-                    finish(&handle)
+                    handle.finish()
                     return true
                 }
                 if ready == 0 {
@@ -181,20 +157,12 @@ extension PostgresConnection {
                 // parameter change; libpq takes those in and the wait goes on. End of file or an
                 // error leaves the connection bad.
                 if PQconsumeInput(connection) == 0 || PQstatus(connection) == CONNECTION_BAD {
-                    finish(&handle)
+                    handle.finish()
                     return true
                 }
                 while let notification = PQnotifies(connection) {
                     PQfreemem(notification)
                 }
-            }
-        }
-
-        private func finish(_ handle: inout Handle) {
-            closed.store(true, ordering: .releasing)
-            if let connection = handle.connection {
-                PQfinish(connection)
-                handle.connection = nil
             }
         }
 

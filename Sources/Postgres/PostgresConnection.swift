@@ -1,6 +1,5 @@
 import CLibPQ
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -17,17 +16,10 @@ import Synchronization
 /// request: that would need the same unresponsive server) and later calls fail with
 /// ``PostgresError/Kind/connectionClosed``.
 ///
-/// Why this class is `Sendable`: the `PGconn*` (an `OpaquePointer`, not `Sendable`) lives inside
-/// a `Mutex` and is only touched while holding it, so libpq sees one call at a time on this
-/// connection, from whichever pool thread holds the lock. Concurrent `query` calls therefore
-/// run one after the other; each one's deadline counts from its call, including the wait.
+/// The `PGconn*` belongs to a ``LibpqConnection``, which gives libpq one call at a time:
+/// concurrent `query` calls therefore run one after the other; each one's deadline counts from
+/// its call, including the wait.
 public final class PostgresConnection: Sendable, CustomStringConvertible {
-    /// The `PGconn*`. `@unchecked Sendable` only so it can be moved into the `Mutex` at
-    /// creation; from then on it is reached only through that `Mutex`.
-    private struct Handle: @unchecked Sendable {
-        var connection: OpaquePointer?
-    }
-
     /// The endpoint this connection talks to.
     public let configuration: PostgresConfiguration
     /// Server version as libpq reports it, e.g. `150013` for 15.13 (`PQserverVersion`).
@@ -41,8 +33,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     /// Whose threads run this connection's libpq calls.
     public let workload: PostgresWorkload
 
-    private let handle: Mutex<Handle>
-    private let closed: Atomic<Bool>
+    private let handle: LibpqConnection
 
     private init(_ connection: OpaquePointer, configuration: PostgresConfiguration, workload: PostgresWorkload) {
         self.configuration = configuration
@@ -50,17 +41,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         self.serverVersion = Int(PQserverVersion(connection))
         self.backendPID = PQbackendPID(connection)
         self.connectedPort = PQport(connection).flatMap { Int(String(cString: $0)) } ?? configuration.port
-        self.handle = Mutex(Handle(connection: connection))
-        self.closed = Atomic(false)
-    }
-
-    deinit {
-        handle.withLock { handle in
-            if let connection = handle.connection {
-                PQfinish(connection)
-                handle.connection = nil
-            }
-        }
+        self.handle = LibpqConnection(connection)
     }
 
     /// `PostgresConnection(host:port)`.
@@ -70,7 +51,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
 
     /// Whether ``close()`` was called or the connection was abandoned or lost.
     public var isClosed: Bool {
-        closed.load(ordering: .acquiring)
+        handle.isClosed
     }
 
     /// Opens a connection, failing once `timeout` has passed.
@@ -153,7 +134,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
         let outcome: Result<PostgresResult, PostgresError>
         do {
             outcome = try await PostgresThreadPool.pool(for: workload).runIfActive {
-                self.handle.withLock { handle in
+                self.handle.withLocked { handle in
                     Result { () throws(PostgresError) in
                         try self.blockingQuery(&handle, sql, parameters, deadline: deadline, limit: timeout)
                     }
@@ -168,13 +149,7 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     /// Closes the connection. Idempotent, never blocks: if a query is in flight, it stops waiting
     /// within about 100 ms, fails with `connectionClosed`, and the connection is finished then.
     public func close() {
-        closed.store(true, ordering: .releasing)
-        _ = handle.withLockIfAvailable { handle in
-            if let connection = handle.connection {
-                PQfinish(connection)
-                handle.connection = nil
-            }
-        }
+        handle.close()
     }
 
     // MARK: - Blocking parts, run on PostgresThreadPool
@@ -299,14 +274,14 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
     }
 
     private func blockingQuery(
-        _ handle: inout Handle,
+        _ handle: inout LibpqConnection.Locked,
         _ sql: String,
         _ parameters: [String?],
         deadline: ContinuousClock.Instant,
         limit: Duration
     ) throws(PostgresError) -> PostgresResult {
         guard let connection = handle.connection, !isClosed else {
-            abandon(&handle)
+            handle.finish()
             throw PostgresError.closed(configuration)
         }
         // Time ran out while waiting for the pool or the lock: nothing was sent, so the
@@ -318,22 +293,14 @@ public final class PostgresConnection: Sendable, CustomStringConvertible {
             let result = try exchange(connection, sql, parameters, deadline: deadline, limit: limit)
             if isClosed {
                 // close() came while this query ran and could not take the lock.
-                abandon(&handle)
+                handle.finish()
             }
             return result
         } catch {
             if error.kind != .queryFailed || PQstatus(connection) == CONNECTION_BAD || isClosed {
-                abandon(&handle)
+                handle.finish()
             }
             throw error
-        }
-    }
-
-    private func abandon(_ handle: inout Handle) {
-        closed.store(true, ordering: .releasing)
-        if let connection = handle.connection {
-            PQfinish(connection)
-            handle.connection = nil
         }
     }
 
