@@ -184,11 +184,25 @@ let package = Package(
             swiftSettings: ownTargetSettings
         ),
 
+        // What tests and benchmarks share: a real HTTP receiver, child processes stopped by PID, a
+        // writer that records every acknowledged commit. Never linked into a shipped binary.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Postgres",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: ownTargetSettings
+        ),
+
         // Benchmarks: real labs, numbers printed; not part of the test suite.
         .executableTarget(
             name: "failover-benchmark",
             dependencies: [
-                "Lab", "Topology", "Health", "Failover", "Vocabulary", "StateStore", "Postgres",
+                "Lab", "Topology", "Health", "Failover", "Vocabulary", "StateStore", "Postgres", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -205,6 +219,7 @@ let package = Package(
             name: "proxy-benchmark",
             dependencies: [
                 "Lab", "Topology", "Health", "Failover", "Vocabulary", "Routing", "Proxy", "CMallocCounter",
+                "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -216,12 +231,9 @@ let package = Package(
         .executableTarget(
             name: "alert-benchmark",
             dependencies: [
-                "Alerting", "Vocabulary", "StateStore", "Topology",
+                "Alerting", "Vocabulary", "StateStore", "Topology", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Benchmarks/AlertBenchmark",
             swiftSettings: ownTargetSettings
@@ -232,7 +244,7 @@ let package = Package(
         .executableTarget(
             name: "failover-chaos",
             dependencies: [
-                "Postgres", "Topology",
+                "Postgres", "Topology", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/Chaos",
@@ -271,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "AlertingTests",
             dependencies: [
-                "Alerting", "Topology", "Vocabulary", "StateStore",
+                "Alerting", "Topology", "Vocabulary", "StateStore", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -301,7 +313,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Postgres", "Lab", "Topology", "Health", "Failover", "Vocabulary", "Routing", "Proxy", "StateStore",
+                "Postgres", "Lab", "Topology", "Health", "Failover", "Vocabulary", "Routing", "TestSupport", "Proxy",
+                "StateStore",
                 "Reports",
                 "AdminAPI", "Alerting",
                 .product(name: "Logging", package: "swift-log"),

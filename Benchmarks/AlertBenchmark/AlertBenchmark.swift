@@ -2,11 +2,9 @@ import Alerting
 import ArgumentParser
 import Foundation
 import Logging
-import NIOCore
-import NIOHTTP1
-import NIOPosix
 import StateStore
 import Synchronization
+import TestSupport
 import Topology
 import Vocabulary
 
@@ -51,7 +49,8 @@ struct AlertBenchmark: AsyncParsableCommand {
     var alertmanager: String?
 
     func run() async throws {
-        let receiver = try await Receiver.start()
+        let arrivals = Arrivals()
+        let receiver = try await HTTPReceiver.start(keepsRequests: false, observer: arrivals.observe)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "alert-benchmark-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -86,7 +85,7 @@ struct AlertBenchmark: AsyncParsableCommand {
             let key = "warmup-\(index)"
             sent.append(key)
             try await sender.emit([key])
-            _ = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
+            _ = try await arrivals.waitForAll([key], copies: copies, timeout: .seconds(10))
         }
         var latencies: [Double] = []
         for index in 0..<samples {
@@ -94,7 +93,7 @@ struct AlertBenchmark: AsyncParsableCommand {
             sent.append(key)
             let start = ContinuousClock.now
             try await sender.emit([key])
-            let arrival = try await receiver.waitForAll([key], copies: copies, timeout: .seconds(10))
+            let arrival = try await arrivals.waitForAll([key], copies: copies, timeout: .seconds(10))
             latencies.append(milliseconds(arrival - start))
         }
         let p50 = percentile(latencies, 0.5)
@@ -112,7 +111,7 @@ struct AlertBenchmark: AsyncParsableCommand {
         sent += burstKeys
         let burstStart = ContinuousClock.now
         try await sender.emit(burstKeys)
-        let burstEnd = try await receiver.waitForAll(burstKeys, copies: copies, timeout: .seconds(300))
+        let burstEnd = try await arrivals.waitForAll(burstKeys, copies: copies, timeout: .seconds(300))
         let burstSeconds = seconds(burstEnd - burstStart)
         let rate = Double(burst) / burstSeconds
         print(
@@ -125,9 +124,9 @@ struct AlertBenchmark: AsyncParsableCommand {
         let restartKeys = (0..<burst).map { "restart-\($0)" }
         sent += restartKeys
         try await sender.emit(restartKeys)
-        try await receiver.waitForCount(restartKeys, atLeast: min(restartAfter, burst), timeout: .seconds(120))
+        try await arrivals.waitForCount(restartKeys, atLeast: min(restartAfter, burst), timeout: .seconds(120))
         try await sender.stop()
-        let beforeRestart = receiver.received(restartKeys)
+        let beforeRestart = arrivals.received(restartKeys)
         let pending = alertmanager == nil ? try await store.pendingAlertDeliveries().count : -1
         print(
             "restart: stopped after \(beforeRestart) of \(burst) arrived; "
@@ -135,23 +134,23 @@ struct AlertBenchmark: AsyncParsableCommand {
         )
         try await sender.start()
         // What never comes after the restart is lost; a bounded wait, then late duplicates have had time.
-        _ = try? await receiver.waitForAll(
+        _ = try? await arrivals.waitForAll(
             restartKeys, copies: copies, timeout: alertmanager == nil ? .seconds(120) : .seconds(15))
         try await Task.sleep(for: .milliseconds(500))
         try await sender.stop()
         summary["restart_pending_at_stop"] = pending
 
-        let tally = receiver.tally(sent: sent, copies: copies)
+        let tally = arrivals.tally(sent: sent, copies: copies)
         print(
             "delivery: sent=\(sent.count * copies) received=\(tally.requests) lost=\(tally.lost) "
                 + "duplicates=\(tally.duplicates)")
         print(
-            "connections: max_concurrent=\(receiver.maxOpen) opened=\(receiver.opened) "
+            "connections: max_concurrent=\(receiver.maxOpenConnections) opened=\(receiver.connectionsOpened) "
                 + "(one receiver, \(copies) channel(s))")
         summary["lost"] = tally.lost
         summary["duplicates"] = tally.duplicates
-        summary["max_connections_per_receiver"] = receiver.maxOpen
-        summary["connections_opened"] = receiver.opened
+        summary["max_connections_per_receiver"] = receiver.maxOpenConnections
+        summary["connections_opened"] = receiver.connectionsOpened
         try await receiver.stop()
 
         let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
@@ -347,9 +346,9 @@ struct Running {
     }
 }
 
-/// A real HTTP/1.1 server on 127.0.0.1 that answers `200` to everything and records, per request,
-/// when it ended, its `webhook-id` and the dedup key of its first alert.
-final class Receiver: Sendable {
+/// What the benchmark keeps of the requests an ``HTTPReceiver`` answers (every one with `200`):
+/// per request, when it ended, its `webhook-id` and the dedup key of its first alert.
+final class Arrivals: Sendable {
     private struct State {
         /// Arrival times by dedup key, one per request.
         var arrivals: [String: [ContinuousClock.Instant]] = [:]
@@ -360,53 +359,16 @@ final class Receiver: Sendable {
         var copies = 1
         var lastCompletion: ContinuousClock.Instant?
         var requests = 0
-        var open = 0
-        var maxOpen = 0
-        var opened = 0
     }
 
     private let state = Mutex(State())
-    private let group: MultiThreadedEventLoopGroup
-    private let channel: any NIOCore.Channel
-    let port: Int
 
-    private init(group: MultiThreadedEventLoopGroup, channel: any NIOCore.Channel) {
-        self.group = group
-        self.channel = channel
-        port = channel.localAddress?.port ?? 0
+    /// Records `request`; the receiver calls this on its event loop as each request ends.
+    func observe(_ request: HTTPReceiver.Request) {
+        record(id: request.headers["webhook-id"], key: Self.dedupKey(in: request.body), at: request.at)
     }
 
-    static func start() async throws -> Receiver {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let shared = ReceiverBox()
-        let channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(box: shared))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let receiver = Receiver(group: group, channel: channel)
-        shared.box.withLock { $0 = receiver }
-        return receiver
-    }
-
-    func stop() async throws {
-        try await channel.close()
-        try await group.shutdownGracefully()
-    }
-
-    func url(_ path: String) -> String {
-        "http://127.0.0.1:\(port)\(path)"
-    }
-
-    var maxOpen: Int { state.withLock { $0.maxOpen } }
-    var opened: Int { state.withLock { $0.opened } }
-
-    fileprivate func record(id: String?, key: String?, at: ContinuousClock.Instant) {
+    private func record(id: String?, key: String?, at: ContinuousClock.Instant) {
         state.withLock { state in
             state.requests += 1
             if let id { state.ids[id, default: 0] += 1 }
@@ -415,18 +377,6 @@ final class Receiver: Sendable {
                 if state.arrivals[key, default: []].count >= state.copies, state.waiting.remove(key) != nil {
                     state.lastCompletion = max(state.lastCompletion ?? at, at)
                 }
-            }
-        }
-    }
-
-    fileprivate func connection(opened: Bool) {
-        state.withLock { state in
-            if opened {
-                state.opened += 1
-                state.open += 1
-                state.maxOpen = max(state.maxOpen, state.open)
-            } else {
-                state.open -= 1
             }
         }
     }
@@ -489,65 +439,12 @@ final class Receiver: Sendable {
             return (state.requests, lost, max(byID, byKey))
         }
     }
-}
 
-private final class ReceiverBox: Sendable {
-    let box = Mutex<Receiver?>(nil)
-
-    var receiver: Receiver? { box.withLock { $0 } }
-}
-
-private final class RecordingHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let box: ReceiverBox
-    private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
-
-    init(box: ReceiverBox) {
-        self.box = box
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        box.receiver?.connection(opened: true)
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        box.receiver?.connection(opened: false)
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let requestHead):
-            head = requestHead
-            body.clear()
-        case .body(var chunk):
-            body.writeBuffer(&chunk)
-        case .end:
-            let at = ContinuousClock.now
-            guard let head else { return }
-            let key = Self.dedupKey(in: body)
-            box.receiver?.record(id: head.headers.first(name: "webhook-id"), key: key, at: at)
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Length", value: "2")
-            let responseHead = HTTPResponseHead(version: head.version, status: .ok, headers: headers)
-            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            self.head = nil
-        }
-    }
-}
-
-extension RecordingHandler {
     /// The first `"dedup_key":"…"` of the body, found without parsing the whole document (the
     /// receiver shares two cores with the pipeline it measures).
-    static func dedupKey(in body: ByteBuffer) -> String? {
+    static func dedupKey(in body: Data) -> String? {
         let marker = Array(#""dedup_key":""#.utf8)
-        let bytes = Array(body.readableBytesView)
+        let bytes = Array(body)
         guard bytes.count > marker.count else { return nil }
         for start in 0...(bytes.count - marker.count) where bytes[start] == marker[0] {
             guard bytes[start..<start + marker.count].elementsEqual(marker) else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Topology
 
 /// One namespaced lab of a trial, driven through `failoverctl lab ... --directory DIR` (the same

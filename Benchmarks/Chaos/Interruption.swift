@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -10,19 +11,12 @@ import Synchronization
 /// every process a trial started is killed by its PID and the lab in use is taken down, so that an
 /// interrupted run leaves no server, namespace or rule behind. Trials register what they start here.
 enum Interruption {
-    private struct Registry {
-        var pids: Set<pid_t> = []
-        /// `failoverctl lab down ...` for the lab that is up, if any.
-        var labDown: [String]?
-    }
-
-    private static let registry = Mutex(Registry())
+    /// `failoverctl lab down ...` for the lab that is up, if any.
+    private static let labDown = Mutex<[String]?>(nil)
     /// The signal sources must live as long as the process.
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
-    static func started(_ pid: pid_t) { registry.withLock { _ = $0.pids.insert(pid) } }
-    static func ended(_ pid: pid_t) { registry.withLock { _ = $0.pids.remove(pid) } }
-    static func labIsUp(_ down: [String]?) { registry.withLock { $0.labDown = down } }
+    static func labIsUp(_ down: [String]?) { labDown.withLock { $0 = down } }
 
     /// Installs the handlers for SIGINT and SIGTERM; call once, before the first trial.
     static func install() {
@@ -36,10 +30,10 @@ enum Interruption {
     }
 
     private static func cleanUpAndExit(_ number: Int32) {
-        let registry = registry.withLock { $0 }
-        printError("failover-chaos: signal \(number): stopping \(registry.pids.count) processes and the lab")
-        for pid in registry.pids { kill(pid, SIGKILL) }
-        if let down = registry.labDown,
+        let pids = ChildProcess.running
+        printError("failover-chaos: signal \(number): stopping \(pids.count) processes and the lab")
+        for pid in pids { kill(pid, SIGKILL) }
+        if let down = labDown.withLock({ $0 }),
             let process = try? ChildProcess(
                 name: "lab down", executable: down[0], arguments: Array(down.dropFirst()), output: "/dev/null")
         {

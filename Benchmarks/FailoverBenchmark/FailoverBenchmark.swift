@@ -7,6 +7,7 @@ import Logging
 import Postgres
 import StateStore
 import Synchronization
+import TestSupport
 import Topology
 import Vocabulary
 
@@ -157,8 +158,10 @@ struct Trial {
         defer { control.cancel() }
         try await waitUntil(timeout: .seconds(15)) { await service.status().writeTarget == "us-east-1" }
 
-        let writer = Writer(ports: ports, password: lab.password)
-        let writing = Task { await writer.run(limit: .seconds(60)) }
+        // A hung server never answers: the client gives up on a commit after a second, as applications do.
+        let writer = AcknowledgingWriter(
+            ports: ports, password: lab.password, table: "bench", commitTimeout: .seconds(1))
+        let writing = Task { await writer.run(for: .seconds(60)) }
         try await Task.sleep(for: .milliseconds(1500))
 
         let oldPort = lab.node("us-east-1").port
@@ -203,62 +206,6 @@ struct Trial {
         return TrialResult(
             clientRTO: clientRTO, reportedRTO: record?.rtoSeconds, pause: fault == .switchover ? pause : nil,
             acknowledged: acknowledged.count, lost: lost, rpoBytes: record?.rpoBytes, newPrimary: newPrimary)
-    }
-}
-
-/// One libpq session committing `insert into bench values (n)` in a loop.
-final class Writer: Sendable {
-    struct Acknowledgement: Sendable {
-        var id: Int
-        var at: ContinuousClock.Instant
-        var port: Int
-    }
-
-    private let configuration: PostgresConfiguration
-    private let stopped = Atomic<Bool>(false)
-    private let acknowledged = Mutex<[Acknowledgement]>([])
-
-    init(ports: [Int], password: String) {
-        var configuration = PostgresConfiguration(
-            host: "127.0.0.1", port: ports[0], password: password, sslMode: "disable", applicationName: "writer",
-            connectTimeout: .seconds(10))
-        configuration.alternateHosts = ports.dropFirst().map { ("127.0.0.1", $0) }
-        configuration.targetSessionAttributes = "read-write"
-        configuration.perHostConnectTimeoutSeconds = 1
-        self.configuration = configuration
-    }
-
-    func stop() { stopped.store(true, ordering: .relaxed) }
-
-    func firstAcknowledgement(after instant: ContinuousClock.Instant, notOn port: Int) -> Acknowledgement? {
-        acknowledged.withLock { $0.first { $0.at > instant && $0.port != port } }
-    }
-
-    func run(limit: Duration) async -> [Acknowledgement] {
-        let deadline = ContinuousClock.now + limit
-        var next = 1
-        while !stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
-            guard let connection = try? await PostgresConnection.connect(configuration) else {
-                try? await Task.sleep(for: .milliseconds(50))
-                continue
-            }
-            while !stopped.load(ordering: .relaxed) && ContinuousClock.now < deadline {
-                do {
-                    // A hung server never answers: a client gives up after a second, as applications do.
-                    _ = try await connection.query(
-                        "insert into bench values ($1)", [String(next)], timeout: .seconds(1))
-                    let ack = Acknowledgement(id: next, at: .now, port: connection.connectedPort)
-                    acknowledged.withLock { $0.append(ack) }
-                    next += 1
-                } catch {
-                    next += 1
-                    break
-                }
-            }
-            connection.close()
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return acknowledged.withLock { $0 }
     }
 }
 

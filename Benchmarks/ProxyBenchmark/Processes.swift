@@ -1,100 +1,10 @@
 import Foundation
 import Lab
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// A process the benchmark started; stopped by its PID (SIGTERM, bounded wait, SIGKILL).
-///
-/// Spawned with `posix_spawn` and an empty signal mask: a thread of Swift's pool blocks signals, and
-/// a child inheriting that mask never sees its SIGALRM (pgbench's `-T` timer) or SIGTERM.
-final class ChildProcess {
-    let name: String
-    let pid: pid_t
-    private var status: Int32?
-
-    /// Starts `executable` with stdout and stderr in the file `output`.
-    init(name: String, executable: String, arguments: [String], environment: [String: String] = [:], output: String)
-        throws
-    {
-        self.name = name
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0.key)=\($0.value)" }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = variables.map { strdup($0) } + [nil]
-        defer {
-            for pointer in argv + envp { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw BenchmarkError("cannot start \(executable): \(String(cString: strerror(result)))")
-        }
-        self.pid = pid
-    }
-
-    /// Whether it still runs; reaps it once it has ended.
-    var isRunning: Bool {
-        guard status == nil else { return false }
-        var value: Int32 = 0
-        let reaped = waitpid(pid, &value, WNOHANG)
-        if reaped == pid || reaped < 0 {
-            status = value
-            return false
-        }
-        return true
-    }
-
-    /// Exit code when it exited normally, nil otherwise (or while it runs).
-    var exitCode: Int32? {
-        guard !isRunning, let status, status & 0x7f == 0 else { return nil }
-        return (status >> 8) & 0xff
-    }
-
-    /// Waits for the process to end by itself; stops it and throws after `timeout`.
-    func wait(timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning {
-            guard ContinuousClock.now < deadline else {
-                stop()
-                throw BenchmarkError("\(name) (pid \(pid)) still running after \(timeout); stopped")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    func stop() {
-        guard isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while isRunning && ContinuousClock.now < deadline {
-            usleep(10_000)
-        }
-        if isRunning {
-            kill(pid, SIGKILL)
-            var value: Int32 = 0
-            _ = waitpid(pid, &value, 0)
-            status = value
-        }
-    }
-}
 
 /// CPU time a process has used (all its threads, user + system), from `/proc/<pid>/stat`.
 enum ProcessCPU {

@@ -6,6 +6,7 @@ import Health
 import Lab
 import Logging
 import Routing
+import TestSupport
 import Topology
 import Vocabulary
 

@@ -1,6 +1,7 @@
 import Alerting
 import Foundation
 import StateStore
+import TestSupport
 import Testing
 import Topology
 import Vocabulary
@@ -10,8 +11,8 @@ import Vocabulary
     static let token = "CIRCUIT-T0KEN-5e2b"
 
     @Test func aChannelWhoseCircuitOpensRaisesCircuitOpenThenResolvesIt() async throws {
-        let ops = try await TestReceiver.start()
-        let reservation = try TestReceiver.PortReservation()
+        let ops = try await HTTPReceiver.start()
+        let reservation = try HTTPReceiver.PortReservation()
         defer { reservation.release() }
         let port = reservation.port
         let chat = AlertChannel(
@@ -52,7 +53,7 @@ import Vocabulary
         #expect(facts["failures"] == "2")
 
         // The receiver comes up: the next probe delivers the waiting alert and the circuit closes.
-        let chatReceiver = try await TestReceiver.start(port: port)
+        let chatReceiver = try await HTTPReceiver.start(port: port)
         reservation.release()
         let delivered = try await chatReceiver.waitForRequests(1)
         #expect(delivered.first?.path == "/chat/\(Self.token)")

@@ -2,6 +2,7 @@ import Alerting
 import Crypto
 import Foundation
 import StateStore
+import TestSupport
 import Testing
 import Topology
 import Vocabulary
@@ -13,7 +14,7 @@ import Vocabulary
     static let signingSecret = "whsec_" + signingKey.base64EncodedString()
     static let routingKey = "R0UTING-KEY-77c1"
 
-    func channel(_ kind: AlertChannel.Kind, _ receiver: TestReceiver, name: String? = nil) -> AlertChannel {
+    func channel(_ kind: AlertChannel.Kind, _ receiver: HTTPReceiver, name: String? = nil) -> AlertChannel {
         AlertChannel(
             name: name ?? kind.rawValue, kind: kind, url: Secret(receiver.url("/\(kind.rawValue)/\(Self.token)")),
             routingKey: kind == .pagerduty ? Secret(Self.routingKey) : nil,
@@ -36,7 +37,7 @@ import Vocabulary
     }
 
     @Test func everyChannelGetsItsReceiversPayload() async throws {
-        let receiver = try await TestReceiver.start()
+        let receiver = try await HTTPReceiver.start()
         let logs = LogCapture()
         let store = try StateStore(path: temporaryStorePath())
         let kinds = AlertChannel.Kind.allCases
@@ -54,7 +55,7 @@ import Vocabulary
         try await running.stop()
         try await receiver.stop()
 
-        func request(_ kind: AlertChannel.Kind) throws -> TestReceiver.Request {
+        func request(_ kind: AlertChannel.Kind) throws -> HTTPReceiver.Request {
             try #require(requests.first { $0.path == "/\(kind.rawValue)/\(Self.token)" })
         }
         let slack = try request(.slack).json
@@ -114,7 +115,7 @@ import Vocabulary
     }
 
     @Test func aTooManyRequestsAnswerIsRetriedNoEarlierThanRetryAfter() async throws {
-        let receiver = try await TestReceiver.start(script: [
+        let receiver = try await HTTPReceiver.start(script: [
             .init(status: 429, headers: ["Retry-After": "2"]), .init(status: 200),
         ])
         let store = try StateStore(path: temporaryStorePath())
@@ -140,7 +141,7 @@ import Vocabulary
     }
 
     @Test func aServerErrorThenSuccessIsDeliveredOnce() async throws {
-        let receiver = try await TestReceiver.start(script: [.init(status: 500), .init(status: 200)])
+        let receiver = try await HTTPReceiver.start(script: [.init(status: 500), .init(status: 200)])
         let store = try StateStore(path: temporaryStorePath())
         let pipeline = AlertPipeline(
             configuration: configuration([channel(.slack, receiver)]), store: store, logger: LogCapture().logger(),
@@ -158,7 +159,7 @@ import Vocabulary
     }
 
     @Test func aBadRequestIsRecordedAsPermanentWithTheReceiversAnswer() async throws {
-        let receiver = try await TestReceiver.start(script: [
+        let receiver = try await HTTPReceiver.start(script: [
             .init(status: 400, body: "invalid_payload (token \(Self.token) rejected)")
         ])
         let logs = LogCapture()
@@ -180,7 +181,7 @@ import Vocabulary
     }
 
     @Test func aReceiverThatIsDownThenUpGetsEverythingInOrder() async throws {
-        let reservation = try TestReceiver.PortReservation()
+        let reservation = try HTTPReceiver.PortReservation()
         defer { reservation.release() }
         let port = reservation.port
         let logs = LogCapture()
@@ -198,7 +199,7 @@ import Vocabulary
         try await eventually("attempts fail while the receiver is down") {
             try await store.alertDeliveries().last.map { $0.attempts >= 2 } ?? false
         }
-        let receiver = try await TestReceiver.start(port: port)
+        let receiver = try await HTTPReceiver.start(port: port)
         reservation.release()
         let requests = try await receiver.waitForRequests(endpoints.count)
         try await Task.sleep(for: .milliseconds(300))
@@ -213,7 +214,7 @@ import Vocabulary
     }
 
     @Test func undeliveredAlertsAreDeliveredAfterARestart() async throws {
-        let reservation = try TestReceiver.PortReservation()
+        let reservation = try HTTPReceiver.PortReservation()
         defer { reservation.release() }
         let port = reservation.port
         let path = temporaryStorePath()
@@ -235,7 +236,7 @@ import Vocabulary
             }
             try await running.stop()
         }
-        let receiver = try await TestReceiver.start(port: port)
+        let receiver = try await HTTPReceiver.start(port: port)
         reservation.release()
         let store = try StateStore(path: path)
         let pipeline = AlertPipeline(
@@ -254,7 +255,7 @@ import Vocabulary
     }
 
     @Test func groupingSilencesAndInhibitionChangeWhatIsSent() async throws {
-        let receiver = try await TestReceiver.start()
+        let receiver = try await HTTPReceiver.start()
         let store = try StateStore(path: temporaryStorePath())
         let inhibit = InhibitRule(
             source: AlertMatch([.type: ["failover_triggered"]]), target: AlertMatch([.type: ["endpoint_down"]]),

@@ -1,6 +1,7 @@
 import Alerting
 import Foundation
 import StateStore
+import TestSupport
 import Testing
 import Topology
 import Vocabulary
@@ -8,7 +9,7 @@ import Vocabulary
 /// Silences added at runtime (stored in the state store) applied by a real pipeline delivering to
 /// an HTTP receiver on 127.0.0.1, together with the file's silences.
 @Suite(.timeLimit(.minutes(1))) struct RuntimeSilenceTests {
-    func configuration(_ receiver: TestReceiver, silences: [Silence] = []) -> AlertConfiguration {
+    func configuration(_ receiver: HTTPReceiver, silences: [Silence] = []) -> AlertConfiguration {
         let channel = AlertChannel(
             name: "hook", kind: .webhook, url: Secret(receiver.url("/hook")), connectTimeout: .seconds(1),
             timeout: .seconds(3))
@@ -17,7 +18,7 @@ import Vocabulary
             silences: silences)
     }
 
-    func sent(_ requests: [TestReceiver.Request]) -> [String] {
+    func sent(_ requests: [HTTPReceiver.Request]) -> [String] {
         requests.flatMap { request in
             ((request.json["alerts"] as? [[String: Any]]) ?? []).map {
                 "\($0["type"] as? String ?? "?")@\($0["endpoint"] as? String ?? "?")"
@@ -26,7 +27,7 @@ import Vocabulary
     }
 
     @Test func aStoredSilenceMutesMatchingAlertsUntilRemoved() async throws {
-        let receiver = try await TestReceiver.start()
+        let receiver = try await HTTPReceiver.start()
         let store = try StateStore(path: temporaryStorePath())
         let now = Date()
         let fileSilence = Silence(match: AlertMatch([.endpoint: ["use1-c"]]), endsAt: now.addingTimeInterval(3600))

@@ -5,6 +5,7 @@ import Lab
 import Reports
 import StateStore
 import Synchronization
+import TestSupport
 import Testing
 import Topology
 import Vocabulary
@@ -195,8 +196,8 @@ import Vocabulary
     func switchoverUnderAContinuousWriterLosesNothing() async throws {
         try await FailoverFixture.run { fixture in
             _ = try fixture.sql("us-east-1", "create table w(id bigint primary key)")
-            let writer = ContinuousWriter(ports: fixture.lab.nodes.map(\.port), password: fixture.lab.password)
-            let writing = Task { await writer.run(for: .seconds(30)) }
+            let writer = AcknowledgingWriter(ports: fixture.lab.nodes.map(\.port), password: fixture.lab.password)
+            let writing = Task { await writer.run(for: .seconds(30)).map(\.id) }
             #expect(await writer.waitForAcknowledged(10), "the writer never got a commit through")
 
             let record = try await fixture.service.switchover(region: "eu-west", requestedBy: "test")

@@ -4,6 +4,7 @@ import Health
 import Lab
 import NIOPosix
 import Synchronization
+import TestSupport
 import Testing
 import Topology
 import Vocabulary
@@ -73,13 +74,13 @@ import Vocabulary
     /// Replication across the relay, then a client of us-east writing to us-east-1 directly (as
     /// the region's applications do), already committing.
     static func startEastClient(_ fixture: FailoverFixture, _ paths: Paths) async throws
-        -> (ContinuousWriter, Task<[Int], Never>)
+        -> (AcknowledgingWriter, Task<[Int], Never>)
     {
         try await streamAcrossTheRelay(fixture, paths)
         _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
         let eastPort = try #require(fixture.lab.nodes.first { $0.name == "us-east-1" }).port
-        let writer = ContinuousWriter(ports: [eastPort], password: fixture.lab.password)
-        let writing = Task { await writer.run(for: .seconds(90)) }
+        let writer = AcknowledgingWriter(ports: [eastPort], password: fixture.lab.password)
+        let writing = Task { await writer.run(for: .seconds(90)).map(\.id) }
         #expect(await writer.waitForAcknowledged(20), "the client in us-east never got a commit acknowledged")
         return (writer, writing)
     }
@@ -159,9 +160,9 @@ import Vocabulary
             _ = try fixture.sql("us-east-1", "create table w(id int primary key)")
             let ports = fixture.lab.nodes.map(\.port)
             let writers = (0..<16).map {
-                ContinuousWriter(ports: ports, password: fixture.lab.password, firstID: $0 * 10_000_000 + 1)
+                AcknowledgingWriter(ports: ports, password: fixture.lab.password, firstID: $0 * 10_000_000 + 1)
             }
-            let writing = writers.map { writer in Task { await writer.run(for: .seconds(60)) } }
+            let writing = writers.map { writer in Task { await writer.run(for: .seconds(60)).map(\.id) } }
             for writer in writers {
                 #expect(await writer.waitForAcknowledged(5), "a writer never got a commit through")
             }

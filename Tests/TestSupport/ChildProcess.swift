@@ -1,20 +1,30 @@
-import Foundation
+public import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// A process the chaos run started (daemon, proxy, writer, failoverctl); stopped by its PID (SIGTERM, bounded wait, SIGKILL).
+/// A process a test or benchmark started (daemon, proxy, writer, pgbench, haproxy...); stopped by
+/// its PID (SIGTERM, bounded wait, SIGKILL). Every running child is listed in ``running``, so that
+/// a run interrupted by a signal can kill each by its PID.
 ///
 /// Spawned with `posix_spawn` and an empty signal mask: a thread of Swift's pool blocks signals, and
 /// a child inheriting that mask never sees its SIGALRM (pgbench's `-T` timer) or SIGTERM.
-final class ChildProcess {
-    let name: String
-    let pid: pid_t
+public final class ChildProcess {
+    public let name: String
+    public let pid: pid_t
     private var status: Int32?
 
+    private static let registry = Mutex<Set<pid_t>>([])
+
+    /// The PIDs of every child started here and not yet seen to end.
+    public static var running: Set<pid_t> { registry.withLock { $0 } }
+
     /// Starts `executable` with stdout and stderr in the file `output`.
-    init(name: String, executable: String, arguments: [String], environment: [String: String] = [:], output: String)
+    public init(
+        name: String, executable: String, arguments: [String], environment: [String: String] = [:], output: String
+    )
         throws
     {
         self.name = name
@@ -44,44 +54,44 @@ final class ChildProcess {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
-            throw ChaosError("cannot start \(executable): \(String(cString: strerror(result)))")
+            throw ChildProcessError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         self.pid = pid
-        Interruption.started(pid)
+        _ = Self.registry.withLock { $0.insert(pid) }
     }
 
     /// Whether it still runs; reaps it once it has ended.
-    var isRunning: Bool {
+    public var isRunning: Bool {
         guard status == nil else { return false }
         var value: Int32 = 0
         let reaped = waitpid(pid, &value, WNOHANG)
         if reaped == pid || reaped < 0 {
             status = value
-            Interruption.ended(pid)
+            _ = Self.registry.withLock { $0.remove(pid) }
             return false
         }
         return true
     }
 
     /// Exit code when it exited normally, nil otherwise (or while it runs).
-    var exitCode: Int32? {
+    public var exitCode: Int32? {
         guard !isRunning, let status, status & 0x7f == 0 else { return nil }
         return (status >> 8) & 0xff
     }
 
     /// Waits for the process to end by itself; stops it and throws after `timeout`.
-    func wait(timeout: Duration) async throws {
+    public func wait(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while isRunning {
             guard ContinuousClock.now < deadline else {
                 stop()
-                throw ChaosError("\(name) (pid \(pid)) still running after \(timeout); stopped")
+                throw ChildProcessError("\(name) (pid \(pid)) still running after \(timeout); stopped")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
     }
 
-    func stop() {
+    public func stop() {
         guard isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(5)
@@ -93,23 +103,23 @@ final class ChildProcess {
             var value: Int32 = 0
             _ = waitpid(pid, &value, 0)
             status = value
-            Interruption.ended(pid)
+            _ = Self.registry.withLock { $0.remove(pid) }
         }
     }
 
     /// Sends `signal` to the process itself (by its PID), if it still runs.
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         guard isRunning else { return }
         kill(pid, signal)
     }
 
     /// Runs `argv` to completion with its output in a temporary file; SIGKILL at `timeout`.
     /// Returns the exit code (-1 when it was killed or did not exit normally) and the output.
-    static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration) async -> (
+    public static func run(_ argv: [String], environment: [String: String] = [:], timeout: Duration) async -> (
         status: Int32, output: String
     ) {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "chaos-run-\(getpid())-\(UUID().uuidString).log"
+            "child-run-\(getpid())-\(UUID().uuidString).log"
         ).path
         defer { try? FileManager.default.removeItem(atPath: output) }
         let process: ChildProcess
@@ -127,18 +137,8 @@ final class ChildProcess {
     }
 }
 
-/// A failure of the chaos run itself (not a broken promise of the product: those are findings).
-struct ChaosError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` every 50 ms until it holds; false when `timeout` passed first.
-func poll(timeout: Duration, _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return await condition()
+/// A child process that could not be started or did not end in time.
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
