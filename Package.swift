@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "Health",
             dependencies: [
-                "Topology", "Postgres",
+                "Topology", "Postgres", "Vocabulary",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -260,7 +260,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HealthTests",
-            dependencies: ["Health", "Topology", "Postgres"],
+            dependencies: ["Health", "Topology", "Postgres", "Vocabulary"],
             swiftSettings: ownTargetSettings
         ),
         .testTarget(

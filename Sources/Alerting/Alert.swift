@@ -69,9 +69,9 @@ public enum AlertLabel: String, Sendable, Codable, CaseIterable {
 
 /// The alert types, their runbooks and which events resolve others.
 public enum AlertTypes {
-    /// Every type that can fire. `endpoint_recovered`, `circuit_closed` and
-    /// `synchronous_quorum_restored` are not among them: they resolve `endpoint_down`,
-    /// `circuit_open` and `synchronous_quorum_lost`.
+    /// Every type that can fire. The events that end a condition (`endpoint_recovered`,
+    /// `circuit_closed`, `synchronous_quorum_restored` and the `*_cleared` ones) are not among them:
+    /// each resolves the alert ``resolves(_:)`` names.
     public static let firing: [ControlEvent.Kind] = ControlEvent.Kind.allCases.filter { resolves($0) == nil }
 
     /// The type an event resolves, for events that end a condition rather than start one.
@@ -80,6 +80,9 @@ public enum AlertTypes {
         case .endpointRecovered: .endpointDown
         case .circuitClosed: .circuitOpen
         case .synchronousQuorumRestored: .synchronousQuorumLost
+        case .endpointSlowCleared: .endpointSlow
+        case .replicationLagCleared: .replicationLag
+        case .errorRateCleared: .errorRateHigh
         default: nil
         }
     }

@@ -14,7 +14,15 @@ public struct ControlEvent: Sendable, Codable, Equatable {
         case oldPrimaryReturned = "old_primary_returned"
         case switchoverCompleted = "switchover_completed"
         case endpointSlow = "endpoint_slow"
+        /// Resolves `endpoint_slow`: the response time is back under its warning threshold.
+        case endpointSlowCleared = "endpoint_slow_cleared"
         case replicationLag = "replication_lag"
+        /// Resolves `replication_lag`: the standby's lag is back under its warning threshold.
+        case replicationLagCleared = "replication_lag_cleared"
+        /// Probes of an endpoint fail more often than `error_rate_warning` / `_critical`.
+        case errorRateHigh = "error_rate_high"
+        /// Resolves `error_rate_high`.
+        case errorRateCleared = "error_rate_cleared"
         case circuitOpen = "circuit_open"
         /// Resolves the `circuit_open` alert of the same cluster, endpoint and channel.
         case circuitClosed = "circuit_closed"

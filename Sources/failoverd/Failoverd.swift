@@ -156,6 +156,9 @@ struct DaemonCommand: AsyncParsableCommand {
         var configuration = ServiceGroupConfiguration(
             services: [
                 .init(service: events), .init(service: monitor), .init(service: service),
+                .init(
+                    service: ThresholdAlertMonitor(
+                        monitor: monitor, events: events, logger: Logger(label: "failoverd.thresholds"))),
                 .init(service: reloader), .init(service: api),
             ] + (alertPipeline.map { [.init(service: $0)] } ?? []) + (proxy.map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -62,6 +62,24 @@ import Vocabulary
         #expect(next.first?.notification.alerts.map(\.endpoint) == ["a", "b"])
     }
 
+    @Test(arguments: [
+        (ControlEvent.Kind.endpointSlow, ControlEvent.Kind.endpointSlowCleared),
+        (.replicationLag, .replicationLagCleared),
+        (.errorRateHigh, .errorRateCleared),
+    ])
+    func aClearedThresholdResolvesItsAlert(firing: ControlEvent.Kind, cleared: ControlEvent.Kind) throws {
+        #expect(AlertTypes.firing.contains(firing))
+        #expect(!AlertTypes.firing.contains(cleared))
+        var rules = AlertRules(configuration: configuration(groupWait: .zero))
+        _ = add(&rules, event(firing, .medium, at: start), at: start)
+        #expect(rules.due(now: start).count == 1)
+        let later = start.addingTimeInterval(5)
+        #expect(add(&rules, event(cleared, .low, at: later), at: later) == [.routed(1)])
+        let resolved = try #require(rules.due(now: start.addingTimeInterval(300)).first)
+        #expect(resolved.notification.status == .resolved)
+        #expect(resolved.notification.alerts.map(\.type) == [firing])
+    }
+
     @Test func recoveryResolvesTheDownAlert() throws {
         var rules = AlertRules(configuration: configuration(groupWait: .zero))
         _ = add(&rules, event(.endpointDown, .high, at: start), at: start)

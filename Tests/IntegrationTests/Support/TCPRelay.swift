@@ -8,7 +8,8 @@ import Synchronization
 /// A TCP relay on 127.0.0.1 to a target port, for cutting one network path in a test:
 /// ``cut()`` closes every relayed connection and refuses new ones; ``silence()`` keeps every
 /// connection open and forwards nothing (a dropped network path: TCP sees silence, not a reset)
-/// until ``restore()``.
+/// until ``restore()``; ``delay(_:)`` holds every chunk that long before passing it on (a slow
+/// path: each round trip costs twice the delay).
 final class TCPRelay: Sendable {
     let port: Int
     private let target: Int
@@ -16,6 +17,13 @@ final class TCPRelay: Sendable {
     private let sockets = Mutex<Set<Int32>>([])
     private let isCut = Atomic<Bool>(false)
     private let isSilent = Atomic<Bool>(false)
+    private let delayMicroseconds = Atomic<Int>(0)
+
+    /// From now on each chunk waits `duration` before it is passed on, both ways (zero: no delay).
+    func delay(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        delayMicroseconds.store(Int(seconds) * 1_000_000 + Int(attoseconds / 1_000_000_000_000), ordering: .relaxed)
+    }
 
     /// From now on nothing passes either way, and new connections are accepted but never answered.
     func silence() { isSilent.store(true, ordering: .relaxed) }
@@ -86,6 +94,8 @@ final class TCPRelay: Sendable {
             guard count > 0 else { break }
             // A silenced path swallows what it reads: neither side hears from the other.
             if isSilent.load(ordering: .relaxed) { continue }
+            let delay = delayMicroseconds.load(ordering: .relaxed)
+            if delay > 0 { usleep(useconds_t(delay)) }
             let written = buffer.withUnsafeBytes { write(destination, $0.baseAddress, count) }
             guard written == count else { break }
         }
