@@ -35,14 +35,17 @@ public final class ProxyService: Service, Sendable {
     ///     and on the drain tick, so it must be cheap.
     ///   - routingUpdates: Routing tables from the failover service (`routingUpdates()`).
     ///   - eventLoopGroup: Where connections run. Default: NIO's shared multi-threaded group.
+    ///   - events: Where an endpoint's breaker opening (`circuit_open`) and closing again
+    ///     (`circuit_closed`) are reported; nil: only logged.
     public init(
         topology: ClusterTopology,
         snapshot: @escaping @Sendable () -> HealthSnapshot,
         routingUpdates: AsyncStream<RoutingTable>,
         logger: Logger,
-        eventLoopGroup: (any EventLoopGroup)? = nil
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        events: (any EventSink)? = nil
     ) {
-        self.core = ProxyCore(topology: topology, snapshot: snapshot, logger: logger)
+        self.core = ProxyCore(topology: topology, snapshot: snapshot, logger: logger, events: events)
         self.routingUpdates = routingUpdates
         self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         self.logger = logger
@@ -162,6 +165,8 @@ final class ProxyCore: Sendable {
     let settings: RoutingSettings
     private let snapshot: @Sendable () -> HealthSnapshot
     private let logger: Logger
+    private let events: (any EventSink)?
+    private let cluster: String
     private let counters = RelayCounters()
     private let state: Mutex<State>
     private let clock = ContinuousClock()
@@ -198,10 +203,15 @@ final class ProxyCore: Sendable {
         var closing = false
     }
 
-    init(topology: ClusterTopology, snapshot: @escaping @Sendable () -> HealthSnapshot, logger: Logger) {
+    init(
+        topology: ClusterTopology, snapshot: @escaping @Sendable () -> HealthSnapshot, logger: Logger,
+        events: (any EventSink)? = nil
+    ) {
         self.settings = topology.routing
         self.snapshot = snapshot
         self.logger = logger
+        self.events = events
+        self.cluster = topology.name
         var pools: [String: PoolState] = [:]
         for pool in topology.routing.pools {
             pools[pool.name] = PoolState(size: pool.size)
@@ -356,11 +366,39 @@ final class ProxyCore: Sendable {
     }
 
     func resetBreaker(_ endpoint: String) -> Bool {
-        let reset = state.withLock { $0.router.resetBreaker(endpoint) }
+        let now = clock.now
+        let (reset, wasOpen) = state.withLock { state -> (Bool, Bool) in
+            let before = state.router.breaker(endpoint)?.state(at: now)
+            let wasOpen = before.map { if case .closed = $0 { false } else { true } } ?? false
+            return (state.router.resetBreaker(endpoint), wasOpen)
+        }
         if reset {
             logger.notice("circuit breaker reset by operator", metadata: ["endpoint": "\(endpoint)"])
+            if wasOpen { reportBreaker(endpoint, open: false, reason: "reset by an operator") }
         }
         return reset
+    }
+
+    /// `circuit_open` (high) when an endpoint's breaker opens, `circuit_closed` (resolving it) when it
+    /// closes again; the dedup key names the endpoint, as a channel's names its channel.
+    private func reportBreaker(_ endpoint: String, open: Bool, reason: String) {
+        guard let events else { return }
+        let settings = settings.breaker
+        events.emit(
+            ControlEvent(
+                kind: open ? .circuitOpen : .circuitClosed, severity: open ? .high : .low, cluster: cluster,
+                endpoint: endpoint,
+                summary: open
+                    ? "the proxy stopped opening connections to \(endpoint) for \(settings.openDuration) after "
+                        + "\(settings.failureThreshold) failed connects"
+                    : "the proxy connects to \(endpoint) again (\(reason))",
+                facts: open
+                    ? [
+                        "failures": String(settings.failureThreshold),
+                        "open_for_seconds": "\(settings.openDuration.components.seconds)",
+                    ]
+                    : ["reason": reason],
+                at: Date(), dedupKey: "\(cluster)/circuit_open/\(endpoint)"))
     }
 
     func status() -> ProxyStatus {
@@ -471,19 +509,25 @@ final class ProxyCore: Sendable {
 
     private func record(_ target: RouteDecision.Target, success: Bool, took: Duration?) {
         let now = clock.now
-        let opened = state.withLock { state -> Bool in
+        let (opened, closed) = state.withLock { state -> (Bool, Bool) in
             let before = state.router.breaker(target.endpoint)?.state(at: now)
             state.router.record(target.index, success: success, took: took, at: now)
             if !success {
                 state.connectFailures += 1
             }
-            if case .closed = before, case .open = state.router.breaker(target.endpoint)?.state(at: now) {
-                return true
+            let after = state.router.breaker(target.endpoint)?.state(at: now)
+            switch (before, after) {
+            case (.closed?, .open(_)?): return (true, false)
+            case (.halfOpen?, .closed?): return (false, true)
+            default: return (false, false)
             }
-            return false
         }
         if opened {
             logger.error("circuit breaker opened", metadata: ["endpoint": "\(target.endpoint)"])
+            reportBreaker(target.endpoint, open: true, reason: "")
+        } else if closed {
+            logger.notice("circuit breaker closed", metadata: ["endpoint": "\(target.endpoint)"])
+            reportBreaker(target.endpoint, open: false, reason: "a trial connection succeeded")
         }
     }
 

@@ -70,8 +70,8 @@ struct DaemonCommand: AsyncParsableCommand {
         return source
     }
 
-    @Option(help: "Cluster file (YAML).")
-    var config = "regions/lab.yaml"
+    @Option(help: "Cluster file (YAML), e.g. /etc/failoverd/cluster.yaml (the lab's: regions/lab.yaml).")
+    var config: String
 
     @Option(
         help: "Alert rules and channels (YAML, see docs/alerting.md); without it events are only logged and stored.")
@@ -140,7 +140,7 @@ struct DaemonCommand: AsyncParsableCommand {
             topology.routing.enabled
             ? ProxyService(
                 topology: topology, snapshot: { monitor.latest }, routingUpdates: service.routingUpdates(),
-                logger: Logger(label: "failoverd.proxy"))
+                logger: Logger(label: "failoverd.proxy"), events: events)
             : nil
         let reloader = ConfigurationReloader(
             path: config, cluster: topology.name, monitor: monitor, service: service, events: events, logger: logger)
