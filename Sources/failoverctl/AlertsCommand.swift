@@ -24,7 +24,7 @@ struct AlertsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How many deliveries to show.")
     var limit: Int = 20
 
-    @Flag(name: .long, help: "Show only deliveries that are not delivered yet.")
+    @Flag(name: .long, help: "Show only deliveries that are not delivered yet (with --state).")
     var pending = false
 
     func validate() throws {
@@ -32,6 +32,9 @@ struct AlertsCommand: AsyncParsableCommand {
             throw ValidationError("no state store at \(state); pass failoverd's --state file")
         }
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        if pending && state == nil {
+            throw ValidationError("--pending reads the outbox in the state store: give --state FILE")
+        }
     }
 
     func run() async throws {

@@ -27,7 +27,7 @@ struct ProxyCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Cluster file (YAML): endpoints, health settings and the routing: section.")
-    var config = "regions/lab.yaml"
+    var config: String
 
     @Option(help: "The daemon's admin API URL, e.g. http://127.0.0.1:8008.")
     var control: String
