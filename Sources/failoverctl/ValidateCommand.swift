@@ -14,6 +14,13 @@ struct ValidateCommand: ParsableCommand {
     @Argument(help: "Cluster files or alert files (YAML), e.g. regions/lab.yaml alerts/lab.yaml.")
     var files: [String]
 
+    @Flag(
+        help: """
+            Check a cluster file whose ${VAR} secrets are not in this environment (a workstation, CI): \
+            each unset variable is noted and stands for itself; everything else is checked as usual.
+            """)
+    var noEnv = false
+
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("name at least one file to validate") }
     }
@@ -40,7 +47,14 @@ struct ValidateCommand: ParsableCommand {
                 continue
             }
             do throws(TopologyLoadError) {
-                let topology = try TopologyLoader.load(path: file)
+                var environment = ProcessInfo.processInfo.environment
+                if noEnv, let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                    for name in Self.unsetVariables(in: text, environment: environment) {
+                        environment[name] = "<unset \(name)>"
+                        printError("\(file): note: \(name) is not set here; checked as a placeholder")
+                    }
+                }
+                let topology = try TopologyLoader.load(path: file, environment: environment)
                 if index > 0 { print("") }
                 print(topology.summary())
                 for warning in topology.warnings() { printError(warning) }
@@ -53,5 +67,21 @@ struct ValidateCommand: ParsableCommand {
             printError("\(invalid) of \(files.count) file(s) invalid")
             throw ExitCode(1)
         }
+    }
+
+    /// Names referenced as `${NAME}` (without a `:-default`) outside comment lines and not set in
+    /// `environment`, in order of first use.
+    static func unsetVariables(in text: String, environment: [String: String]) -> [String] {
+        var names: [String] = []
+        for line in text.split(separator: "\n") where !line.trimmingPrefix(while: \.isWhitespace).hasPrefix("#") {
+            var rest = line[...]
+            while let open = rest.firstRange(of: "${"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+                let body = rest[open.upperBound..<close]
+                let name = String(body)
+                if !body.contains(":-"), environment[name] == nil, !names.contains(name) { names.append(name) }
+                rest = rest[rest.index(after: close)...]
+            }
+        }
+        return names
     }
 }
