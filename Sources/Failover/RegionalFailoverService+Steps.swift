@@ -218,18 +218,25 @@ extension RegionalFailoverService {
         }
         let rto = record.rtoSeconds
         let rpo = record.rpoBytes
-        let rpoSource = record.oldPrimaryPositionSource
+        // What an operator reading the alert needs: who, why, at which positions, at what cost.
+        var completionFacts = [
+            "failover_id": operationID, "old_primary": oldPrimary, "new_primary": newPrimary,
+            "rto_seconds": Self.format(rto), "rpo_bytes": rpo.map(String.init) ?? "unknown",
+            "rpo_source": record.oldPrimaryPositionSource, "replication_mode": record.replicationMode,
+        ]
+        completionFacts["new_region"] = record.newRegion
+        completionFacts["old_primary_position"] = record.oldPrimaryPosition
+        completionFacts["promoted_position"] = record.promotedPosition
+        if let reasons = record.plan?.reasons, !reasons.isEmpty {
+            completionFacts["why"] = reasons.joined(separator: "; ")
+        }
         await step(&record, "notification") {
             emit(
                 kind == .switchover ? .switchoverCompleted : .failoverCompleted, kind == .switchover ? .medium : .high,
                 endpoint: newPrimary,
                 summary: "\(newPrimary) is the primary (was \(oldPrimary)); RTO \(Self.format(rto)) s, "
                     + "RPO \(rpo.map { "\($0) bytes" } ?? "unknown")",
-                facts: [
-                    "failover_id": operationID, "old_primary": oldPrimary, "new_primary": newPrimary,
-                    "rto_seconds": Self.format(rto), "rpo_bytes": rpo.map(String.init) ?? "unknown",
-                    "rpo_source": rpoSource,
-                ])
+                facts: completionFacts)
             return ["rto_seconds": Self.format(rto)]
         }
         await persist(record)
@@ -242,6 +249,16 @@ extension RegionalFailoverService {
         return record
     }
 
+    /// The facts of `failover_failed`: the error, the step that failed, and what was known.
+    func failureFacts(_ record: OperationRecord, _ error: FailoverError) -> [String: String] {
+        var facts = ["failover_id": record.id, "error": error.description, "old_primary": record.oldPrimary]
+        facts["failed_step"] = record.steps.last { $0.outcome == "failed" }?.name ?? record.steps.last?.name
+        facts["candidate"] = record.plan?.candidate
+        facts["old_primary_position"] = record.oldPrimaryPosition
+        facts["promoted"] = record.newPrimary
+        return facts
+    }
+
     func fail(_ record: inout OperationRecord, _ error: FailoverError, log: Logger) async -> OperationRecord {
         record.status = "failed"
         record.error = error.description
@@ -251,7 +268,7 @@ extension RegionalFailoverService {
             .failoverFailed, .critical, endpoint: record.oldPrimary,
             summary:
                 "\(record.kind.rawValue.replacingOccurrences(of: "_", with: " ")) of \(record.oldPrimary) failed: \(error)",
-            facts: ["failover_id": record.id, "error": error.description])
+            facts: failureFacts(record, error))
         await persist(record)
         log.error("operation failed", metadata: ["error": "\(error)"])
         return record

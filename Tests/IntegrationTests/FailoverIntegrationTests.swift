@@ -49,7 +49,14 @@ import Vocabulary
                 (try? fixture.sql("eu-west-2", "select count(*) from t")) == "101"
             }
             #expect(fixture.events.contains(.failoverTriggered))
-            #expect(fixture.events.contains(.failoverCompleted))
+            // The completion alert says who, why, from which position to which, and at what cost.
+            let completed = try #require(fixture.events.all.first { $0.kind == .failoverCompleted })
+            #expect(completed.facts["new_primary"] == "us-east-2")
+            #expect(completed.facts["new_region"] == "us-east")
+            #expect(completed.facts["why"]?.contains("us-east-2") == true, "\(completed.facts)")
+            #expect(completed.facts["promoted_position"] != nil)
+            #expect(completed.facts["replication_mode"] == "synchronous")
+            #expect(completed.facts["rto_seconds"] != nil)
             // The re-pointed standbys stream without a password in their configuration files.
             for node in fixture.lab.nodes {
                 let files = ["postgresql.auto.conf", "postgresql.conf"].map { "\(node.dataDirectory)/\($0)" }

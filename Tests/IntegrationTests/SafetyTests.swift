@@ -262,6 +262,8 @@ import Vocabulary
             }
             let failed = try #require(fixture.events.all.first { $0.kind == .failoverFailed })
             #expect(failed.facts["error"]?.contains("state store") == true, "\(failed.facts)")
+            #expect(failed.facts["failed_step"] != nil, "the alert names the step that failed: \(failed.facts)")
+            #expect(failed.facts["promoted"] == nil)
             // Nothing was promoted while the journal could not be written.
             for standby in ["us-east-2", "eu-west-1", "ap-south-1"] {
                 #expect(try fixture.sql(standby, "select pg_is_in_recovery()") == "t")
