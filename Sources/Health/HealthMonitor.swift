@@ -30,7 +30,7 @@ public final class HealthMonitor: Service, Sendable {
         /// 200 ms after the first failure.
         public var fastReprobeInterval: Duration
         /// Whether each endpoint keeps an idle watch connection between probes. Default `true`.
-        /// Each waiting watch holds one thread of ``PostgresThreadPool`` for at most 250 ms at a time.
+        /// A waiting watch holds no thread (one thread polls every watch connection's socket).
         public var watchConnections: Bool
 
         public init(fastReprobeInterval: Duration = .milliseconds(100), watchConnections: Bool = true) {
@@ -73,7 +73,7 @@ public final class HealthMonitor: Service, Sendable {
         }
     }
 
-    /// Longest single wait on a watch connection; the thread it holds is free again after it.
+    /// Longest single wait on a watch connection before the loop looks at its schedule again.
     private static let watchSlice = Duration.milliseconds(250)
 
     private let state: Mutex<State>

@@ -44,7 +44,8 @@ extension PostgresConnection {
     /// and returns in milliseconds, where a periodic probe would find out only at its next turn.
     /// A hung server (`SIGSTOP`, a dead network path) closes nothing: only probe timeouts reveal it.
     ///
-    /// The connection never sends a query. Every libpq call runs on ``PostgresThreadPool``.
+    /// The connection never sends a query. Connecting runs on ``PostgresThreadPool``; waiting holds
+    /// no thread (``WatchPoller``).
     ///
     /// The `PGconn*` belongs to a ``LibpqConnection``, which gives libpq one call at a time.
     public final class Watch: Sendable, CustomStringConvertible {
@@ -55,9 +56,6 @@ extension PostgresConnection {
         public let backendPID: Int32
 
         private let handle: LibpqConnection
-
-        /// Longest single `poll(2)`: a cancellation or ``close()`` is noticed within this time.
-        static let pollSlice = Duration.milliseconds(100)
 
         private init(_ connection: OpaquePointer, configuration: PostgresConfiguration) {
             self.configuration = configuration
@@ -77,8 +75,8 @@ extension PostgresConnection {
 
         /// Waits until the server closes the connection, at most `timeout`.
         ///
-        /// Polls the socket in slices of at most 100 ms, so task cancellation and ``close()`` end
-        /// the wait within about 100 ms whatever `timeout` is.
+        /// The wait holds no thread: ``WatchPoller`` watches every watch connection's socket from
+        /// one thread. Task cancellation and ``close()`` end the wait at once.
         ///
         /// - Parameter timeout: Longest wait.
         /// - Returns: `true` if the connection is gone (the server closed it, the socket failed, or
@@ -89,81 +87,20 @@ extension PostgresConnection {
                 return true
             }
             let deadline = ContinuousClock.now + timeout
-            let cancelled = CancellationFlag()
-            return await withTaskCancellationHandler {
-                do {
-                    return try await PostgresThreadPool.shared.runIfActive {
-                        self.handle.withLocked { handle in
-                            self.blockingWait(&handle, until: deadline, cancelled: cancelled)
-                        }
-                    }
-                } catch {
-                    return false
-                }
-            } onCancel: {
-                cancelled.set()
+            let socket = handle.withLocked { locked -> Int32 in
+                guard let connection = locked.connection else { return -1 }
+                let socket = PQsocket(connection)
+                if socket < 0 { locked.finish() }
+                return socket
             }
+            guard socket >= 0 else { return true }
+            return await WatchPoller.shared.waitUntilClosed(handle, socket: socket, until: deadline)
         }
 
-        /// Closes the connection. Idempotent, never blocks: a wait in progress ends within about
-        /// 100 ms and the connection is finished then.
+        /// Closes the connection. Idempotent, never blocks: a wait in progress ends at once.
         public func close() {
             handle.close()
-        }
-
-        // MARK: - Blocking parts, run on PostgresThreadPool
-
-        private func blockingWait(
-            _ handle: inout LibpqConnection.Locked,
-            until deadline: ContinuousClock.Instant,
-            cancelled: CancellationFlag
-        ) -> Bool {
-            guard let connection = handle.connection, !isClosed else {
-                handle.finish()
-                return true
-            }
-            let socket = PQsocket(connection)
-            guard socket >= 0 else {
-                handle.finish()
-                return true
-            }
-            while true {
-                if isClosed {
-                    handle.finish()
-                    return true
-                }
-                if cancelled.isSet {
-                    return false
-                }
-                let remaining = deadline - ContinuousClock.now
-                if remaining <= .zero {
-                    return false
-                }
-                let slice = min(remaining, Self.pollSlice).postgresMilliseconds
-                var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&descriptor, 1, Int32(slice))
-                if ready < 0 {
-                    let code = errno
-                    if code == EINTR || code == EAGAIN {
-                        continue
-                    }
-                    handle.finish()
-                    return true
-                }
-                if ready == 0 {
-                    continue
-                }
-                // Readable, hung up or failed. An idle connection may also receive a notice or a
-                // parameter change; libpq takes those in and the wait goes on. End of file or an
-                // error leaves the connection bad.
-                if PQconsumeInput(connection) == 0 || PQstatus(connection) == CONNECTION_BAD {
-                    handle.finish()
-                    return true
-                }
-                while let notification = PQnotifies(connection) {
-                    PQfreemem(notification)
-                }
-            }
+            WatchPoller.shared.wake()
         }
 
         fileprivate static func blockingConnect(
@@ -176,13 +113,4 @@ extension PostgresConnection {
                 configuration: configuration)
         }
     }
-}
-
-/// Set from a task-cancellation handler, read by a blocking loop on a pool thread.
-private final class CancellationFlag: Sendable {
-    private let flag = Atomic(false)
-
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-
-    func set() { flag.store(true, ordering: .releasing) }
 }

