@@ -101,18 +101,48 @@ extension RegionalFailoverService {
     }
 
     /// After a restart, the stored write target against what the servers report: a stored target
-    /// that answers as a standby while exactly one other, unfenced server is a primary was replaced
-    /// while this daemon was away (by an operator, or a promotion it could not confirm). Route to
-    /// the primary that exists rather than to a standby; anything less clear is left to an operator.
+    /// that answers as a standby while exactly one other, unfenced server is a primary, or that does
+    /// not answer at all while exactly one other is a primary on a newer timeline, was replaced
+    /// while this daemon was away (by an operator, a promotion it could not confirm, or a state file
+    /// restored from an older backup). Route to the primary that exists rather than fence it;
+    /// anything less clear is left to an operator.
     func reconcileWriteTarget(_ snapshot: HealthSnapshot) async {
         guard running == nil, let stored = writeTarget, let health = snapshot[endpoint: stored] else { return }
         // Every server probed at least once since this start (answering or not): only then is "the
         // one other primary" known.
         guard snapshot.endpoints.allSatisfy({ $0.lastProbeAt != nil }) else { return }
         guard health.reachable else {
-            // Down since before this start: detection decides, as for any primary that stops
-            // answering. Until it is down (a slow first probe), keep asking.
-            if health.isDown { writeTargetReconciled = true }
+            // Not answering since this start. Until it is down (a slow first probe), keep asking.
+            guard health.isDown else { return }
+            let others = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
+            guard let other = others.first else {
+                // No other primary: detection decides, as for any primary that stops answering.
+                writeTargetReconciled = true
+                return
+            }
+            // Another server is a primary: promoted while this daemon was away, or the state file
+            // is older than the last failover. Fencing it would stop the cluster's writes for a
+            // stored name; route to it when it is clearly the successor: the only primary, on a
+            // newer timeline than every other server reports (a promotion starts a new timeline).
+            let newest = snapshot.endpoints.filter { $0.endpoint != other.endpoint && $0.reachable }
+                .compactMap(\.timeline).max() ?? 1
+            if others.count == 1, let timeline = other.timeline, timeline > newest {
+                writeTargetReconciled = true
+                writeTarget = other.endpoint
+                try? await store.setWriteTarget(other.endpoint)
+                publishRouting()
+                logger.critical(
+                    "the stored write target does not answer and another server is the primary on a newer timeline; routing to it",
+                    metadata: ["stored": "\(stored)", "endpoint": "\(other.endpoint)", "timeline": "\(timeline)"])
+                return
+            }
+            // Neither fence nor fail over while the servers contradict the store this way.
+            if !reconcileReported {
+                reconcileReported = true
+                logger.critical(
+                    "the stored write target does not answer and other servers are primaries; waiting, or an operator acts",
+                    metadata: ["write_target": "\(stored)", "primaries": "\(others.map(\.endpoint))"])
+            }
             return
         }
         guard health.role == .standby else {

@@ -207,4 +207,35 @@ import Vocabulary
             #expect(try await store.operations(limit: 10).isEmpty, "no failover for a primary that exists")
         }
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aDaemonOnAStaleStateFileAdoptsTheNewerPrimaryInsteadOfFencingIt() async throws {
+        try await FailoverFixture.run(startControlPlane: false) { fixture in
+            let (directory, config, state) = try Self.daemonFiles(fixture)
+            let log = directory + "/failoverd.log"
+            let store = try StateStore(path: state)
+            let first = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            try await fixture.waitFor("the daemon to adopt us-east-1", timeout: .seconds(30)) {
+                try await store.control("write_target") == "us-east-1"
+            }
+            Self.stop(first)
+
+            // While the daemon is away (or its state file is restored from a backup older than the
+            // last failover), the stored primary dies and another server is promoted.
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            _ = try fixture.sql("us-east-2", "select pg_promote(wait => true)")
+
+            let second = try Self.startDaemon(config: config, state: state, log: log, faultPoint: nil)
+            defer { Self.stop(second) }
+            try await fixture.waitFor("the restarted daemon to route to us-east-2", timeout: .seconds(45)) {
+                try await store.control("write_target") == "us-east-2"
+            }
+            // Give a wrong decision time to happen: nothing may fence the primary that exists.
+            try await Task.sleep(for: .seconds(3))
+            #expect(try fixture.sql("us-east-2", "show default_transaction_read_only") == "off")
+            _ = try fixture.sql("us-east-2", "create table after_restart(id int)")
+            #expect(try await store.controlValues().fenced.contains("us-east-2") == false)
+            #expect(fixture.writableServers() == ["us-east-2"])
+        }
+    }
 }
