@@ -124,7 +124,8 @@ extension RegionalFailoverService {
             // is older than the last failover. Fencing it would stop the cluster's writes for a
             // stored name; route to it when it is clearly the successor: the only primary, on a
             // newer timeline than every other server reports (a promotion starts a new timeline).
-            let newest = snapshot.endpoints.filter { $0.endpoint != other.endpoint && $0.reachable }
+            let newest =
+                snapshot.endpoints.filter { $0.endpoint != other.endpoint && $0.reachable }
                 .compactMap(\.timeline).max() ?? 1
             if others.count == 1, let timeline = other.timeline, timeline > newest {
                 writeTargetReconciled = true
