@@ -1,6 +1,7 @@
 public import Health
 import Postgres
 public import Topology
+public import Vocabulary
 
 /// What the standbys said when the primary stopped answering the control plane.
 public struct DetectionEvidence: Sendable, Equatable, Codable {
@@ -121,5 +122,27 @@ public enum ReplicationLayout {
         let leaderUsable =
             !unavailable.contains(leader) && (snapshot.map { $0[endpoint: leader]?.isHealthy ?? false } ?? true)
         return leaderUsable ? leader : primary
+    }
+
+    /// Standbys that answer but do not stream where they belong, with the upstream to point them
+    /// at: no streaming WAL receiver (still configured for a primary that is gone, say, because they
+    /// did not answer during the failover that replaced it), or streaming from a fenced server. Only
+    /// when that upstream is healthy; never the primary or a fenced server itself.
+    public static func strays(
+        primary: String, topology: ClusterTopology, snapshot: HealthSnapshot, fenced: Set<String>
+    ) -> [Follow] {
+        topology.allEndpoints.compactMap { endpoint in
+            guard endpoint.name != primary, !fenced.contains(endpoint.name),
+                let health = snapshot[endpoint: endpoint.name], health.isHealthy, health.role == .standby
+            else { return nil }
+            let streaming = health.walReceiver?.status == "streaming"
+            let fromFenced = health.upstream.map { fenced.contains($0) } ?? false
+            guard !streaming || fromFenced,
+                let upstream = expectedUpstream(
+                    of: endpoint.name, primary: primary, topology: topology, snapshot: snapshot, excluding: fenced),
+                snapshot[endpoint: upstream]?.isHealthy == true
+            else { return nil }
+            return Follow(endpoint: endpoint.name, upstream: upstream)
+        }
     }
 }

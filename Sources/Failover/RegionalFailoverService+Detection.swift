@@ -41,6 +41,7 @@ extension RegionalFailoverService {
         if writeTarget == nil { await adoptWriteTarget(snapshot) }
         refreshState()
         guard running == nil, let primary = writeTarget else { return }
+        if snapshot[endpoint: primary]?.isHealthy == true { reattachStrays(snapshot, primary: primary) }
 
         switch DetectionPolicy.assess(
             primary: primary, snapshot: snapshot, topology: topology, staleness: settings.streamStaleness,

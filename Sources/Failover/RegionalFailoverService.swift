@@ -70,6 +70,13 @@ public actor RegionalFailoverService: Service {
     var storeFailure: String?
     /// Whether the stored write target was compared with what the servers say since this start.
     var writeTargetReconciled = false
+    /// Standbys that answer but do not stream where they belong, since when (``reattachStrays(_:primary:)``).
+    var strayingSince: [String: Date] = [:]
+    /// When each was last re-pointed, and those being re-pointed now.
+    var lastReattachAt: [String: Date] = [:]
+    var reattaching: Set<String> = []
+    /// The least time between two re-points of one standby.
+    static let reattachSpacing: Duration = .seconds(10)
     /// Whether the wait for a clear answer at reconciliation was logged.
     var reconcileReported = false
     /// The time the next confirmation probe gives each standby (see ``handle(_:)``).

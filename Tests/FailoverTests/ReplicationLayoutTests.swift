@@ -2,6 +2,7 @@ import Failover
 import Health
 import Testing
 import Topology
+import Vocabulary
 
 /// Who streams from whom under a given primary.
 @Suite struct ReplicationLayoutTests {
@@ -82,5 +83,44 @@ import Topology
         #expect(ReplicationLayout.actingLeader(of: usEast, primary: "eu-west-1", topology: topology) == "us-east-1")
         #expect(ReplicationLayout.actingLeader(of: euWest, primary: "us-east-1", topology: topology) == "eu-west-1")
         #expect(ReplicationLayout.actingLeader(of: euWest, primary: "eu-west-2", topology: topology) == "eu-west-2")
+    }
+
+    @Test func standbysThatDoNotStreamWhereTheyBelongAreStrays() throws {
+        var cluster = try Cluster.synchronous()
+        #expect(
+            ReplicationLayout.strays(
+                primary: "us-east-1", topology: cluster.topology, snapshot: cluster.snapshot, fenced: []
+            ).isEmpty)
+
+        // Lost their stream: a region leader goes under the primary, a replica under its leader.
+        cluster.lostStream("ap-south-1", "eu-west-2")
+        #expect(
+            ReplicationLayout.strays(
+                primary: "us-east-1", topology: cluster.topology, snapshot: cluster.snapshot, fenced: [])
+                == [
+                    Follow(endpoint: "eu-west-2", upstream: "eu-west-1"),
+                    Follow(endpoint: "ap-south-1", upstream: "us-east-1"),
+                ])
+
+        // A replica whose leader is down goes under the primary; a standby that does not answer is
+        // left alone (it cannot be re-pointed), and so is the down leader.
+        cluster = try Cluster.synchronous()
+        cluster.lostStream("eu-west-2", "ap-south-1")
+        cluster.down("eu-west-1")
+        cluster.unreachable("ap-south-1")
+        #expect(
+            ReplicationLayout.strays(
+                primary: "us-east-1", topology: cluster.topology, snapshot: cluster.snapshot, fenced: [])
+                == [Follow(endpoint: "eu-west-2", upstream: "us-east-1")])
+    }
+
+    @Test func aStandbyStreamingFromAFencedServerIsAStray() throws {
+        var cluster = try Cluster.synchronous()
+        cluster["ap-south-1"].upstream = "eu-west-1"
+        let strays = ReplicationLayout.strays(
+            primary: "us-east-1", topology: cluster.topology, snapshot: cluster.snapshot, fenced: ["eu-west-1"])
+        // The fenced server itself is never re-pointed; eu-west-2 cascades under it and is moved too.
+        #expect(strays.contains(Follow(endpoint: "ap-south-1", upstream: "us-east-1")))
+        #expect(!strays.contains { $0.endpoint == "eu-west-1" })
     }
 }

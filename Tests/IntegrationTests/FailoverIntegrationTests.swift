@@ -16,6 +16,36 @@ import Vocabulary
 
 /// The failover service against real three-region lab clusters, with real faults.
 @Suite(.serialized) struct FailoverIntegrationTests {
+    @Test(.timeLimit(.minutes(3)))
+    func aStandbyThatDidNotAnswerDuringTheFailoverFollowsTheNewPrimaryOnceItDoes() async throws {
+        try await FailoverFixture.run { fixture in
+            // ap-south-1 hangs (every process stopped): the failover cannot re-point it.
+            try fixture.lab.signalServer("ap-south-1", SIGSTOP)
+            var resumed = false
+            defer { if !resumed { try? fixture.lab.signalServer("ap-south-1", SIGCONT) } }
+            try await fixture.waitFor("ap-south-1 to be down", timeout: .seconds(30)) {
+                fixture.monitor.latest[endpoint: "ap-south-1"]?.isDown == true
+            }
+            try fixture.lab.signal("us-east-1", SIGKILL)
+            let record = try await fixture.waitForOperation(timeout: .seconds(60))
+            #expect(record.status == "completed", "\(record.error ?? "")")
+            #expect(record.newPrimary == "us-east-2")
+
+            // It answers again, still configured for the dead old primary: the control plane
+            // points it at the new one.
+            try fixture.lab.signalServer("ap-south-1", SIGCONT)
+            resumed = true
+            try await fixture.waitFor("ap-south-1 to stream from us-east-2", timeout: .seconds(45)) {
+                try fixture.upstream(of: "ap-south-1") == "us-east-2"
+            }
+            _ = try fixture.sql(
+                "us-east-2", "create table after_failover(id int); insert into after_failover values (1)")
+            try await fixture.waitFor("ap-south-1 to replay the new primary's writes", timeout: .seconds(30)) {
+                (try? fixture.sql("ap-south-1", "select count(*) from after_failover")) == "1"
+            }
+        }
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func killedPrimaryIsReplacedByItsRegionsReplica() async throws {
         try await FailoverFixture.run { fixture in
