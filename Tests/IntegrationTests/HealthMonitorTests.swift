@@ -96,7 +96,12 @@ import Topology
     @Test(.timeLimit(.minutes(2)))
     func theSnapshotShowsRolesUpstreamAndLag() async throws {
         try await LabCluster.withCluster(Self.primaryAndStandby()) { lab in
-            let health = HealthSettings(probeInterval: .milliseconds(500), probeTimeout: .milliseconds(400))
+            // What the snapshot holds, not how fast: thresholds a busy machine stays under (one slow
+            // probe among the first few would otherwise make the error rate critical).
+            let health = HealthSettings(
+                probeInterval: .milliseconds(500), probeTimeout: .milliseconds(450),
+                responseTimeWarning: .seconds(5), responseTimeCritical: .seconds(10), errorRateWarning: 0.9,
+                errorRateCritical: 1.0)
             try await Self.withMonitor(lab, health: health) { monitor in
                 let ready = try await Self.eventually(within: .seconds(10)) {
                     let snapshot = monitor.latest
