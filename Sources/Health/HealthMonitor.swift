@@ -32,10 +32,18 @@ public final class HealthMonitor: Service, Sendable {
         /// Whether each endpoint keeps an idle watch connection between probes. Default `true`.
         /// A waiting watch holds no thread (one thread polls every watch connection's socket).
         public var watchConnections: Bool
+        /// Whose threads run the probes and connect the watches. Default: the process's monitoring
+        /// threads (one monitor per daemon); a process running several monitors side by side (the
+        /// tests) may give one its own.
+        public var workload: PostgresWorkload
 
-        public init(fastReprobeInterval: Duration = .milliseconds(100), watchConnections: Bool = true) {
+        public init(
+            fastReprobeInterval: Duration = .milliseconds(100), watchConnections: Bool = true,
+            workload: PostgresWorkload = .monitoring
+        ) {
             self.fastReprobeInterval = fastReprobeInterval
             self.watchConnections = watchConnections
+            self.workload = workload
         }
     }
 
@@ -162,7 +170,7 @@ public final class HealthMonitor: Service, Sendable {
     /// Probes the named endpoints at once, in parallel, and returns the snapshot published after
     /// the last of them answered. Names not in the topology are ignored.
     public func probeNow(endpoints names: [String]) async -> HealthSnapshot {
-        await probeNow(endpoints: names, workload: .monitoring, timeout: nil)
+        await probeNow(endpoints: names, workload: options.workload, timeout: nil)
     }
 
     /// Probes the named endpoints for the failover flow: on the flow's own threads (never queued
@@ -304,7 +312,8 @@ public final class HealthMonitor: Service, Sendable {
             } else if options.watchConnections, watch?.isClosed ?? true {
                 watch = try? await PostgresConnection.watch(
                     configuration(for: endpoint),
-                    timeout: settings.probeTimeout
+                    timeout: settings.probeTimeout,
+                    workload: options.workload
                 )
             }
 
@@ -359,13 +368,14 @@ public final class HealthMonitor: Service, Sendable {
     }
 
     private func probe(
-        _ endpoint: Endpoint, workload: PostgresWorkload = .monitoring, timeout: Duration? = nil
+        _ endpoint: Endpoint, workload: PostgresWorkload? = nil, timeout: Duration? = nil
     ) async -> EndpointProbe {
         if let customProbe {
             return await customProbe(endpoint)
         }
         return await EndpointProbe.probe(
-            configuration(for: endpoint), timeout: timeout ?? endpoint.health.probeTimeout, workload: workload)
+            configuration(for: endpoint), timeout: timeout ?? endpoint.health.probeTimeout,
+            workload: workload ?? options.workload)
     }
 
     private func configuration(for endpoint: Endpoint) -> PostgresConfiguration {

@@ -16,17 +16,19 @@ extension PostgresConnection {
     ///   - configuration: The endpoint and credentials.
     ///   - timeout: Deadline for TCP connect, TLS and authentication together; sub-second values
     ///     work. `nil` (the default) uses `configuration.connectTimeout`.
+    ///   - workload: Whose threads connect (default: the monitor's).
     /// - Throws: ``PostgresError`` of kind `connectTimeout`, `authenticationFailed`,
     ///   `connectionFailed`, or `cancelled`.
     public static func watch(
         _ configuration: PostgresConfiguration,
-        timeout: Duration? = nil
+        timeout: Duration? = nil,
+        workload: PostgresWorkload = .monitoring
     ) async throws(PostgresError) -> Watch {
         let limit = timeout ?? configuration.connectTimeout
         let deadline = ContinuousClock.now + limit
         let outcome: Result<Watch, PostgresError>
         do {
-            outcome = try await PostgresThreadPool.shared.runIfActive {
+            outcome = try await PostgresThreadPool.pool(for: workload).runIfActive {
                 Result { () throws(PostgresError) in
                     try Watch.blockingConnect(configuration, deadline: deadline, limit: limit)
                 }

@@ -11,6 +11,32 @@ public enum PostgresWorkload: Sendable, Hashable {
     case monitoring
     /// The failover flow: confirmation probes and every statement it sends.
     case failover
+    /// Threads of one owner's own, shared with no one else in the process: e.g. a monitor that
+    /// must not compete with the others of a process that runs several.
+    case dedicated(DedicatedThreads)
+}
+
+/// A pool of threads for ``PostgresWorkload/dedicated(_:)``, started at creation and shut down when
+/// the last reference goes.
+public final class DedicatedThreads: Sendable, Hashable {
+    let pool: NIOThreadPool
+
+    public init(count: Int) {
+        pool = NIOThreadPool(numberOfThreads: max(1, count))
+        pool.start()
+    }
+
+    deinit {
+        pool.shutdownGracefully { _ in }
+    }
+
+    /// Runs `body` on one of these threads (a test fills them on purpose this way).
+    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
+    public static func == (lhs: DedicatedThreads, rhs: DedicatedThreads) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }
 
 /// The threads on which every blocking libpq call of this module runs.
@@ -48,6 +74,7 @@ public enum PostgresThreadPool {
         switch workload {
         case .monitoring: shared
         case .failover: failover
+        case .dedicated(let threads): threads.pool
         }
     }
 }

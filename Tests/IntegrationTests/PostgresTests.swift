@@ -183,17 +183,21 @@ import Testing
             // held up by them: it is answered while they are all still waiting for their deadline.
             final class Counter: Sendable { let value = Atomic<Int>(0) }
             let hungFinished = Counter()
+            // Threads of this test's own: holding eight of the process's monitoring threads for 5 s
+            // would slow the monitors of the tests running beside it.
+            let threads = DedicatedThreads(count: 12)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
-                        let probe = await EndpointProbe.probe(stopped, timeout: .seconds(5))
+                        let probe = await EndpointProbe.probe(
+                            stopped, timeout: .seconds(5), workload: .dedicated(threads))
                         hungFinished.value.add(1, ordering: .relaxed)
                         #expect(!probe.reachable)
                         #expect(probe.error?.kind == .connectTimeout)
                     }
                 }
                 try await Task.sleep(for: .milliseconds(100))
-                let probe = await EndpointProbe.probe(healthy, timeout: .seconds(4))
+                let probe = await EndpointProbe.probe(healthy, timeout: .seconds(4), workload: .dedicated(threads))
                 #expect(probe.reachable)
                 #expect(hungFinished.value.load(ordering: .relaxed) == 0, "the healthy probe waited for the hung ones")
                 try await group.waitForAll()

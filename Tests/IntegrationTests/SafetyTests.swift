@@ -183,13 +183,16 @@ import Vocabulary
 
     @Test(.timeLimit(.minutes(2)))
     func aRequestedFailoverDoesNotWaitForTheMonitorsThreads() async throws {
-        try await FailoverFixture.run { fixture in
+        // The monitor runs on threads of its own here, so that filling them starves this test's
+        // monitor only, not those of the tests running beside it in this process.
+        let monitorThreads = DedicatedThreads(count: 8)
+        try await FailoverFixture.run(monitorThreads: monitorThreads) { fixture in
             // Every thread of the monitor's pool busy for 8 s, as when many endpoints hang or the
             // machine is starved: the flow's own probes and statements must still get through.
             let busy = Task {
                 await withTaskGroup(of: Void.self) { group in
-                    for _ in 0..<PostgresThreadPool.numberOfThreads {
-                        group.addTask { _ = try? await PostgresThreadPool.shared.runIfActive { usleep(8_000_000) } }
+                    for _ in 0..<8 {
+                        group.addTask { _ = try? await monitorThreads.run { usleep(8_000_000) } }
                     }
                 }
             }

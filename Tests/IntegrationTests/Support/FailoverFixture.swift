@@ -3,6 +3,7 @@ import Foundation
 import Health
 import Lab
 import Logging
+import Postgres
 import StateStore
 import Synchronization
 import Testing
@@ -80,6 +81,7 @@ struct FailoverFixture {
         probes: String = "health_check_interval: 500ms, probe_timeout: 300ms",
         controlPlanePorts: (@Sendable ([String: Int]) throws -> [String: Int])? = nil,
         startControlPlane: Bool = true,
+        monitorThreads: DedicatedThreads? = nil,
         _ body: (FailoverFixture) async throws -> T
     ) async throws -> T {
         let free = try LabCluster.freePorts(names.count)
@@ -103,7 +105,10 @@ struct FailoverFixture {
             logger.logLevel =
                 ProcessInfo.processInfo.environment["FAILOVER_TEST_LOG"].flatMap(Logger.Level.init(rawValue:))
                 ?? .warning
-            let monitor = HealthMonitor(topology: topology, logger: logger)
+            let monitor = HealthMonitor(
+                topology: topology,
+                options: HealthMonitor.Options(workload: monitorThreads.map { .dedicated($0) } ?? .monitoring),
+                logger: logger)
             let events = RecordedEvents()
             let service = RegionalFailoverService(
                 topology: topology, settings: FailoverSettings(policy: topology.failover), monitor: monitor,
