@@ -53,7 +53,7 @@ public final class HealthMonitor: Service, Sendable {
         var sequence: UInt64 = 0
         var lastPrimaryPosition: LSN?
         var latest: HealthSnapshot
-        var subscribers: [Int: AsyncStream<HealthSnapshot>.Continuation] = [:]
+        var subscribers: [Int: Subscriber] = [:]
         var nextSubscriber = 0
         var finished = false
         /// The idle watch connection each endpoint's loop holds, for ``resetConnections(endpoints:)``.
@@ -61,8 +61,8 @@ public final class HealthMonitor: Service, Sendable {
         /// Tells the running loops that the topology changed.
         var reconfigured: AsyncStream<Void>.Continuation?
 
-        /// Builds the next snapshot, stores it and hands it to every subscriber. Yielding under the
-        /// lock keeps subscribers' snapshots in sequence order.
+        /// Builds the next snapshot and stores it. The caller hands it to the subscribers (see
+        /// ``deliver(_:to:)``) after releasing the lock.
         mutating func publish(at now: Date) -> HealthSnapshot {
             let ordered = topology.allEndpoints.compactMap { trackers[$0.name] }
             let position = HealthSnapshot.primaryPosition(of: ordered, lastKnown: lastPrimaryPosition)
@@ -74,10 +74,36 @@ public final class HealthMonitor: Service, Sendable {
                 trackers: ordered,
                 primaryPosition: position
             )
-            for subscriber in subscribers.values {
-                subscriber.yield(latest)
-            }
             return latest
+        }
+    }
+
+    /// One reader of ``snapshots()``. Snapshots are yielded outside the monitor's lock: yielding
+    /// under it deadlocked against a reader being cancelled at that moment (the cancellation holds
+    /// the reader task's lock and runs the stream's termination handler, which takes the monitor's
+    /// lock, while the yield waits for the reader task's lock). Each reader's own lock keeps its
+    /// snapshots in sequence order: an older one that arrives late is dropped.
+    final class Subscriber: Sendable {
+        let continuation: AsyncStream<HealthSnapshot>.Continuation
+        private let delivered = Mutex<UInt64?>(nil)
+
+        init(_ continuation: AsyncStream<HealthSnapshot>.Continuation) {
+            self.continuation = continuation
+        }
+
+        func deliver(_ snapshot: HealthSnapshot) {
+            delivered.withLock { last in
+                if let last, snapshot.sequence <= last { return }
+                last = snapshot.sequence
+                continuation.yield(snapshot)
+            }
+        }
+    }
+
+    /// Hands `snapshot` to `subscribers`; never call it while holding the monitor's lock.
+    private static func deliver(_ snapshot: HealthSnapshot, to subscribers: [Subscriber]) {
+        for subscriber in subscribers {
+            subscriber.deliver(snapshot)
         }
     }
 
@@ -147,13 +173,14 @@ public final class HealthMonitor: Service, Sendable {
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
-        let finished = state.withLock { state in
-            continuation.yield(state.latest)
+        let subscriber = Subscriber(continuation)
+        let (latest, finished) = state.withLock { state in
             if !state.finished {
-                state.subscribers[id] = continuation
+                state.subscribers[id] = subscriber
             }
-            return state.finished
+            return (state.latest, state.finished)
         }
+        subscriber.deliver(latest)
         if finished {
             continuation.finish()
         }
@@ -218,11 +245,12 @@ public final class HealthMonitor: Service, Sendable {
             }
             state.topology = topology
             state.trackers = trackers
-            _ = state.publish(at: Date())
-            return state.reconfigured
+            let snapshot = state.publish(at: Date())
+            return (state.reconfigured, snapshot, Array(state.subscribers.values))
         }
+        Self.deliver(signal.1, to: signal.2)
         logger.info("topology reconfigured", metadata: ["endpoints": "\(topology.allEndpoints.count)"])
-        signal?.yield()
+        signal.0?.yield()
     }
 
     /// Runs one loop per endpoint until the task is cancelled or a graceful shutdown begins, then
@@ -241,7 +269,7 @@ public final class HealthMonitor: Service, Sendable {
         }
         // Outside the lock: finishing calls the streams' termination handlers, which take it.
         for subscriber in subscribers {
-            subscriber.finish()
+            subscriber.continuation.finish()
         }
         logger.info("health monitor stopped")
     }
@@ -385,15 +413,18 @@ public final class HealthMonitor: Service, Sendable {
     /// Records a probe result, publishes the next snapshot, and logs what changed.
     private func record(_ result: EndpointProbe, for endpoint: Endpoint) -> EndpointHealthTracker {
         let now = Date()
-        let (tracker, events) = state.withLock { state -> (EndpointHealthTracker, [EndpointHealthTracker.Event]) in
+        let (tracker, events, published) = state.withLock {
+            state -> (EndpointHealthTracker, [EndpointHealthTracker.Event], (HealthSnapshot, [Subscriber])?) in
             // An endpoint dropped by a reconfiguration while its probe ran is not recorded.
             guard var tracker = state.trackers[endpoint.name] else {
-                return (EndpointHealthTracker(endpoint: endpoint), [])
+                return (EndpointHealthTracker(endpoint: endpoint), [], nil)
             }
             let events = tracker.record(result, at: now)
             state.trackers[endpoint.name] = tracker
-            _ = state.publish(at: now)
-            return (tracker, events)
+            return (tracker, events, (state.publish(at: now), Array(state.subscribers.values)))
+        }
+        if let (snapshot, subscribers) = published {
+            Self.deliver(snapshot, to: subscribers)
         }
         var facts = metadata(endpoint)
         facts["failures"] = "\(tracker.consecutiveFailures)"

@@ -33,6 +33,32 @@ import Topology
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func readersCancelledWhileSnapshotsArePublishedNeverStallTheMonitor() async throws {
+        // Snapshots published as fast as fake probes answer, while readers come and go: a reader
+        // cancelled at the moment a snapshot is handed to it must block neither side (yielding under
+        // the monitor's lock once deadlocked the two cooperative threads of this machine).
+        let endpoints = (0..<4).map {
+            Fixtures.endpoint("e\($0)", port: 5432 + $0, health: Fixtures.settings(interval: .milliseconds(1)))
+        }
+        let monitor = HealthMonitor(
+            topology: Fixtures.topology(endpoints), options: Self.noWatch, logger: Self.logger
+        ) { endpoint in
+            Fixtures.primary(endpoint)
+        }
+        try await Self.running(monitor) {
+            for round in 0..<300 {
+                let reader = Task { for await _ in monitor.snapshots() {} }
+                try await Task.sleep(for: .microseconds(round % 7 * 100))
+                reader.cancel()
+                await reader.value
+            }
+            let before = monitor.latest.sequence
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(monitor.latest.sequence > before, "the monitor stopped publishing")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func aFailingEndpointIsDownAfterTheThresholdThroughFastReprobes() async throws {
         // A long regular interval: only fast re-probes can reach the threshold quickly.
         let endpoint = Fixtures.endpoint(
