@@ -254,8 +254,20 @@ import Testing
             // waits for an earlier one is never sent, and the connection stays usable.
             let shared = try await PostgresConnection.connect(configuration)
             defer { shared.close() }
-            async let first = shared.query("select pg_sleep(0.6) as slept", timeout: .seconds(5))
-            try await Task.sleep(for: .milliseconds(100))
+            async let first = shared.query("select pg_sleep(2) as slept", timeout: .seconds(10))
+            // Only once the first statement runs on the server is the second one queued behind it
+            // (a busy machine may take a while to send the first).
+            let observer = try await PostgresConnection.connect(configuration)
+            defer { observer.close() }
+            var running = false
+            for _ in 0..<200 where !running {
+                let rows = try await observer.query(
+                    "select count(*) as n from pg_stat_activity where state = 'active' and query like 'select pg_sleep(2)%'",
+                    timeout: .seconds(5))
+                running = rows.first?.int("n") == 1
+                if !running { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(running, "the first statement never started")
             do throws(PostgresError) {
                 _ = try await shared.query("select 1", timeout: .milliseconds(200))
                 Issue.record("a queued query ran before the earlier one finished")
