@@ -94,10 +94,22 @@ extension RegionalFailoverService {
     func adoptWriteTarget(_ snapshot: HealthSnapshot) async {
         let primaries = snapshot.reachablePrimaries.filter { !fenced.contains($0.endpoint) }
         guard primaries.count == 1, let primary = primaries.first else { return }
-        writeTarget = primary.endpoint
-        try? await store.setWriteTarget(primary.endpoint)
-        publishRouting()
+        await routeWrites(to: primary.endpoint)
         logger.notice("write target adopted", metadata: ["endpoint": "\(primary.endpoint)"])
+    }
+
+    /// Makes `endpoint` the write target: stored, then published to the routing table's followers.
+    private func routeWrites(to endpoint: String) async {
+        writeTarget = endpoint
+        try? await store.setWriteTarget(endpoint)
+        publishRouting()
+    }
+
+    /// Logs once per start that the servers contradict the stored write target and nothing is done.
+    private func reportUnclearWriteTarget(_ message: Logger.Message, stored: String, primaries: [EndpointHealth]) {
+        guard !reconcileReported else { return }
+        reconcileReported = true
+        logger.critical(message, metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
     }
 
     /// After a restart, the stored write target against what the servers report: a stored target
@@ -129,21 +141,16 @@ extension RegionalFailoverService {
                 .compactMap(\.timeline).max() ?? 1
             if others.count == 1, let timeline = other.timeline, timeline > newest {
                 writeTargetReconciled = true
-                writeTarget = other.endpoint
-                try? await store.setWriteTarget(other.endpoint)
-                publishRouting()
+                await routeWrites(to: other.endpoint)
                 logger.critical(
                     "the stored write target does not answer and another server is the primary on a newer timeline; routing to it",
                     metadata: ["stored": "\(stored)", "endpoint": "\(other.endpoint)", "timeline": "\(timeline)"])
                 return
             }
             // Neither fence nor fail over while the servers contradict the store this way.
-            if !reconcileReported {
-                reconcileReported = true
-                logger.critical(
-                    "the stored write target does not answer and other servers are primaries; waiting, or an operator acts",
-                    metadata: ["write_target": "\(stored)", "primaries": "\(others.map(\.endpoint))"])
-            }
+            reportUnclearWriteTarget(
+                "the stored write target does not answer and other servers are primaries; waiting, or an operator acts",
+                stored: stored, primaries: others)
             return
         }
         guard health.role == .standby else {
@@ -154,18 +161,13 @@ extension RegionalFailoverService {
         guard primaries.count == 1, let primary = primaries.first else {
             // Neither fence nor fail over while the servers contradict the store: a primary that
             // did not answer this round may answer the next. An operator can act meanwhile.
-            if !reconcileReported {
-                reconcileReported = true
-                logger.critical(
-                    "the stored write target is a standby and no single other primary answers; waiting, or an operator acts",
-                    metadata: ["write_target": "\(stored)", "primaries": "\(primaries.map(\.endpoint))"])
-            }
+            reportUnclearWriteTarget(
+                "the stored write target is a standby and no single other primary answers; waiting, or an operator acts",
+                stored: stored, primaries: primaries)
             return
         }
         writeTargetReconciled = true
-        writeTarget = primary.endpoint
-        try? await store.setWriteTarget(primary.endpoint)
-        publishRouting()
+        await routeWrites(to: primary.endpoint)
         logger.warning(
             "stored write target is a standby; routing to the one primary",
             metadata: ["stored": "\(stored)", "endpoint": "\(primary.endpoint)"])
